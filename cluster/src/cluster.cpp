@@ -1,0 +1,1 @@
+// Cluster protocol: see include/tally/cluster/.

@@ -1,0 +1,156 @@
+// The whole YAML schema of SPEC.md as typed, immutable values. A `config` is built once by
+// load_config() and then only read (shared by pointer between threads).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tally::config {
+
+using duration = std::chrono::milliseconds;
+
+// "host:port" as written by the operator; host is an IPv4/IPv6 literal or a DNS name.
+// IPv6 literals are written in brackets: "[::1]:8080".
+struct host_port {
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+  std::string text;  // exactly as configured; used as the backend label
+};
+
+struct timeouts_config {
+  duration connect{1000};
+  duration request_header{10000};
+  duration idle{60000};
+  duration upstream_response{30000};
+  duration drain{15000};
+};
+
+struct limits_config {
+  std::uint64_t max_header_bytes = 16 * 1024;
+  std::uint64_t max_body_bytes = 100ull * 1024 * 1024;
+  std::uint64_t max_connections = 10000;
+};
+
+struct access_log_config {
+  bool enabled = true;
+  std::string path = "-";  // "-" = stdout
+};
+
+enum class policy_kind { round_robin, weighted_round_robin, least_connections, random_two, consistent_hash };
+
+struct hash_key_config {
+  enum class source { client_ip, header, cookie };
+  source from = source::client_ip;
+  std::string name;  // header or cookie name; empty for client_ip
+};
+
+struct backend_config {
+  host_port address;
+  std::uint32_t weight = 1;  // 0 = takes no new traffic
+};
+
+// An inclusive range of acceptable health-check statuses; "200-399" or "204".
+struct status_range {
+  unsigned low = 200;
+  unsigned high = 399;
+};
+
+struct health_check_config {
+  std::string path = "/healthz";
+  duration interval{2000};
+  duration timeout{1000};
+  unsigned rise = 2;
+  unsigned fall = 3;
+  std::vector<status_range> expect_status{{200, 399}};  // "200-299,404" gives two ranges
+};
+
+struct outlier_config {
+  unsigned consecutive_failures = 5;
+  duration ejection{30000};
+  unsigned max_ejected_percent = 50;
+};
+
+enum class retry_condition : unsigned {
+  connect_failure = 1u << 0,
+  reset = 1u << 1,
+  timeout = 1u << 2,
+  status_502 = 1u << 3,
+  status_503 = 1u << 4,
+  status_504 = 1u << 5,
+};
+
+struct retry_config {
+  unsigned attempts = 2;  // retries after the first try
+  duration per_try_timeout{5000};
+  unsigned on = 0x3f;     // bit set of retry_condition; default: all six
+  unsigned budget_percent = 20;
+  duration backoff{25};
+  bool retries_on(retry_condition c) const { return (on & static_cast<unsigned>(c)) != 0; }
+};
+
+struct pool_config {
+  std::string name;
+  policy_kind policy = policy_kind::round_robin;
+  hash_key_config hash_key;
+  std::vector<backend_config> backends;
+  // Present in the file or not, every pool has these settings (SPEC defaults when absent); the
+  // flags say whether the operator wrote the section, for components that are opt-in.
+  health_check_config health_check;
+  bool health_check_configured = false;
+  outlier_config outlier;
+  bool outlier_configured = false;
+  retry_config retry;
+};
+
+struct route_config {
+  std::string host;         // empty = any host; "*.example.com" = any subdomain of example.com
+  std::string path_prefix = "/";
+  std::string pool;         // name of a pool in config::pools
+  std::size_t pool_index = 0;  // index into config::pools, filled in by validation
+};
+
+struct peer_config {
+  std::string id;
+  host_port address;  // the peer's admin listener
+};
+
+struct cluster_config {
+  std::string node_id;
+  std::vector<peer_config> peers;
+  duration gossip_interval{500};
+  duration vote_ttl{3000};
+};
+
+struct checkpoint_config {
+  std::string path = "./tally-state.json";
+  duration interval{5000};
+};
+
+struct config {
+  std::string source_name;   // file path, or a name given to load_config_string
+  std::string content_hash;  // hex SHA-256 of the file's bytes
+  host_port listen{"127.0.0.1", 8080, "127.0.0.1:8080"};
+  host_port admin_listen{"127.0.0.1", 9901, "127.0.0.1:9901"};
+  std::string admin_token;
+  unsigned workers = 0;  // 0 = one per core
+  timeouts_config timeouts;
+  limits_config limits;
+  access_log_config access_log;
+  std::vector<pool_config> pools;  // in file order
+  std::vector<route_config> routes;
+  std::optional<cluster_config> cluster;
+  std::optional<checkpoint_config> checkpoint;
+
+  const pool_config* find_pool(std::string_view name) const {
+    for (const auto& p : pools)
+      if (p.name == name) return &p;
+    return nullptr;
+  }
+};
+
+const char* to_string(policy_kind k) noexcept;
+
+}  // namespace tally::config

@@ -1,0 +1,42 @@
+// Parsing and validating a tally YAML file. Exceptions never leave these functions: every
+// problem becomes a config_error with the file, line and column yaml-cpp marked.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tally/config/config.hpp"
+
+namespace tally::config {
+
+struct config_error {
+  std::string file;
+  int line = 0;    // 1-based; 0 when the error is not tied to a place (file unreadable)
+  int column = 0;  // 1-based
+  std::string message;
+  // "FILE:LINE:COL: message" (or "FILE: message" without a place)
+  std::string to_string() const;
+};
+
+struct load_result {
+  std::shared_ptr<const config> value;  // null when errors is not empty
+  std::vector<config_error> errors;     // every problem found, in file order
+  bool ok() const { return value != nullptr; }
+};
+
+// Reads and validates a file. Never throws.
+load_result load_config_file(const std::string& path);
+
+// Validates YAML text; `source_name` is what errors print as FILE.
+load_result load_config_string(std::string_view yaml, std::string source_name);
+
+// Parses "250ms", "2s", "1m", "1h" (whole numbers only). Returns nullopt when malformed.
+std::optional<duration> parse_duration(std::string_view text);
+// Parses "512", "16KiB", "10MiB", "1GiB" (also KB/MB/GB as powers of ten). nullopt when malformed.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+// Parses "host:port" / "[v6]:port". nullopt when malformed or port out of 0..65535.
+std::optional<host_port> parse_host_port(std::string_view text);
+
+}  // namespace tally::config
