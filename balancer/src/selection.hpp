@@ -1,0 +1,54 @@
+// Helpers shared by the policies (private to tally_balancer): the retry mask, per-worker slots
+// padded to a cache line, and a tiny deterministic random generator.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tally/balancer/backend.hpp"
+#include "tally/balancer/hash.hpp"
+
+namespace tally::balancer::detail {
+
+// Destructive interference size, spelled out: GCC warns that the std:: constant may vary
+// between compilation units, and every x86-64/ARM64 target we build for uses 64.
+inline constexpr std::size_t cache_line = 64;
+
+// Bit i of a retry mask names backends[i]; backends past 63 are never marked as tried.
+inline bool was_tried(std::uint64_t tried_mask, std::size_t i) noexcept {
+  return i < 64 && ((tried_mask >> i) & 1u) != 0;
+}
+
+// One worker's value alone on its cache line, so workers never write to a shared line.
+template <class T>
+struct alignas(cache_line) per_worker {
+  T value{};
+};
+
+// SplitMix64 (Steele, Lea, Flood 2014): one add and a mix per draw, good enough to pick two
+// backends and trivially seeded, so tests replay exact draws.
+struct splitmix64 {
+  std::uint64_t state = 0;
+  std::uint64_t next() noexcept {
+    state += 0x9e3779b97f4a7c15ULL;
+    return mix64(state);
+  }
+};
+
+// Load of a backend as least_connections and random_two compare it: active requests per unit of
+// weight. Compared by cross-multiplication (a.active * b.weight < b.active * a.weight) so there
+// is no division and weights keep their integer meaning.
+struct load {
+  std::uint64_t active;
+  std::uint64_t weight;
+
+  static load of(const backend& b) noexcept {
+    auto a = b.active_requests();
+    // A transiently negative count (end before begin on another thread) reads as idle.
+    return {a < 0 ? 0u : static_cast<std::uint64_t>(a), b.weight()};
+  }
+  // Active counts stay far below 2^32, so the products cannot overflow 64 bits.
+  bool lighter_than(const load& o) const noexcept { return active * o.weight < o.active * weight; }
+};
+
+}  // namespace tally::balancer::detail
