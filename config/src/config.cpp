@@ -4,11 +4,16 @@ namespace tally::config {
 
 const char* to_string(policy_kind k) noexcept {
   switch (k) {
-    case policy_kind::round_robin: return "round_robin";
-    case policy_kind::weighted_round_robin: return "weighted_round_robin";
-    case policy_kind::least_connections: return "least_connections";
-    case policy_kind::random_two: return "random_two";
-    case policy_kind::consistent_hash: return "consistent_hash";
+    case policy_kind::round_robin:
+      return "round_robin";
+    case policy_kind::weighted_round_robin:
+      return "weighted_round_robin";
+    case policy_kind::least_connections:
+      return "least_connections";
+    case policy_kind::random_two:
+      return "random_two";
+    case policy_kind::consistent_hash:
+      return "consistent_hash";
   }
   return "unknown";
 }

@@ -1,0 +1,110 @@
+// Entry points: read the file, hash its bytes, parse the YAML and hand it to the schema.
+// This is the exception boundary: nothing thrown below escapes as an exception.
+#include "tally/config/load.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "diagnostics.hpp"
+#include "schema.hpp"
+
+namespace tally::config {
+namespace {
+
+// A config is a few kilobytes; refusing huge files bounds memory when pointed at the wrong one.
+constexpr std::size_t largest_config_bytes = 16 * 1024 * 1024;
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1)
+    return {};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 0x0f];
+  }
+  return out;
+}
+
+// The file's bytes, or the strerror text of what went wrong.
+struct file_contents {
+  std::string bytes;
+  std::string problem;
+};
+
+file_contents read_whole_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {{}, std::strerror(errno)};
+  file_contents out;
+  char buffer[64 * 1024];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      out.problem = std::strerror(errno);
+      break;
+    }
+    if (n == 0) break;
+    if (out.bytes.size() + static_cast<std::size_t>(n) > largest_config_bytes) {
+      out.problem = "file is larger than 16MiB";
+      break;
+    }
+    out.bytes.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+void parse_and_validate(std::string_view yaml, config& out, detail::diagnostics& diag) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    diag.report(e.mark, e.msg);
+    return;
+  }
+  detail::read_config(root, out, diag);
+}
+
+}  // namespace
+
+load_result load_config_string(std::string_view yaml, std::string source_name) {
+  detail::diagnostics diag(source_name);
+  try {
+    auto parsed = std::make_shared<config>();
+    parsed->source_name = std::move(source_name);
+    parsed->content_hash = sha256_hex(yaml);
+    parse_and_validate(yaml, *parsed, diag);
+    if (diag.empty()) return {std::move(parsed), {}};
+  } catch (const std::exception& e) {
+    diag.report_unplaced(std::string("internal error while reading the config: ") + e.what());
+  } catch (...) {
+    diag.report_unplaced("internal error while reading the config");
+  }
+  return {nullptr, diag.take_in_file_order()};
+}
+
+load_result load_config_file(const std::string& path) {
+  try {
+    auto contents = read_whole_file(path);
+    if (!contents.problem.empty()) {
+      detail::diagnostics diag(path);
+      diag.report_unplaced("cannot read: " + contents.problem);
+      return {nullptr, diag.take_in_file_order()};
+    }
+    return load_config_string(contents.bytes, path);
+  } catch (...) {
+    // Only allocation can throw here; say so rather than let it escape.
+    return {nullptr, {config_error{path, 0, 0, "cannot read: out of memory"}}};
+  }
+}
+
+}  // namespace tally::config

@@ -1,0 +1,36 @@
+// The YAML schema of SPEC.md, one reader per part. Each reads what the file says into the typed
+// structs (absent keys keep the struct defaults) and reports every problem to the diagnostics
+// of the map_reader it is given; none of them stops at the first problem.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "diagnostics.hpp"
+#include "map_reader.hpp"
+#include "tally/config/config.hpp"
+
+namespace tally::config::detail {
+
+// The whole document: the top level and everything under it. (schema_top.cpp)
+void read_config(const YAML::Node& root, config& out, diagnostics& diag);
+
+// `pools:` and each pool's policy, hash_key and backends. (schema_pools.cpp)
+void read_pools(const map_reader& top, std::vector<pool_config>& out);
+
+// A pool's optional sections. (schema_pool_sections.cpp)
+void read_health_check(const map_reader& pool, health_check_config& out);
+void read_outlier(const map_reader& pool, outlier_config& out);
+void read_retry(const map_reader& pool, retry_config& out);
+
+// `routes:`; resolves each route's pool against `pools` (read first). (schema_routes.cpp)
+void read_routes(const map_reader& top, const std::vector<pool_config>& pools,
+                 std::vector<route_config>& out);
+
+// The optional `cluster:` and `checkpoint:` sections. (schema_cluster.cpp)
+void read_cluster(const map_reader& top, std::optional<cluster_config>& out);
+void read_checkpoint(const map_reader& top, std::optional<checkpoint_config>& out);
+
+}  // namespace tally::config::detail
