@@ -14,8 +14,7 @@ int least_connections::pick(const pick_context& ctx) {
   int best_tried = -1;
   detail::load best_load{};
   detail::load best_tried_load{};
-  for (std::size_t k = 0; k < n; ++k) {
-    const std::size_t i = (start + k) % n;
+  for (std::size_t k = 0, i = start; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
     const backend& b = *backends_[i];
     if (!b.eligible()) continue;
     const auto l = detail::load::of(b);

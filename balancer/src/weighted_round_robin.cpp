@@ -11,47 +11,55 @@ weighted_round_robin::weighted_round_robin(const backend_list& backends, unsigne
           std::max<std::size_t>(1, (backends.size() + slots_per_line - 1) / slots_per_line)),
       lines_(workers_ * lines_per_worker_) {}
 
-// Reads every backend's effective weight (0 when not eligible) into the worker's slots and
-// restarts the sequence when any differs from the last pick. nginx keeps stale current weights
-// across such changes, which skews the period after a backend leaves or returns; restarting
-// keeps the proportions exact from the change on. It also gives the rest of pick() one
-// consistent view even if an admin or health write lands mid-pick.
-void weighted_round_robin::observe_weights(std::size_t first_line) noexcept {
-  bool changed = false;
-  for (std::size_t i = 0; i < backends_.size(); ++i) {
-    const backend& b = *backends_[i];
-    const std::uint32_t w = b.eligible() ? b.weight() : 0;
-    slot& s = at(first_line, i);
-    changed |= s.seen != w;
-    s.seen = w;
-  }
-  if (changed)
-    for (std::size_t i = 0; i < backends_.size(); ++i)
-      at(first_line, i).current = 0;
-}
-
-int weighted_round_robin::pick(const pick_context& ctx) {
-  const std::size_t first_line = (ctx.worker % workers_) * lines_per_worker_;
-  observe_weights(first_line);
-
-  // One SWRR round: every eligible backend earns its weight, the best pays the total. A retry
-  // may not choose a tried backend while an untried one is eligible, but the tried ones still
-  // earn, so they catch up later and the long-run proportions hold.
+// One SWRR round over the worker's slots: every eligible backend earns its weight, the best pays
+// the total. A retry may not choose a tried backend while an untried one is eligible, but the
+// tried ones still earn, so they catch up later and the long-run proportions hold.
+// With `observe`, the same pass first reads each backend's effective weight (0 when not
+// eligible) into its slot and sets `changed` when any differs from the last pick; the round's
+// result is then void and pick() reruns it. One pass in the common case, two after a change.
+int weighted_round_robin::run_round(std::size_t first_line, std::uint64_t tried_mask, bool observe,
+                                    bool& changed) noexcept {
   std::int64_t total = 0;
   int best = -1;
   int best_tried = -1;
+  std::int64_t best_current = 0;
+  std::int64_t best_tried_current = 0;
   for (std::size_t i = 0; i < backends_.size(); ++i) {
     slot& s = at(first_line, i);
+    if (observe) {
+      const backend& b = *backends_[i];
+      const std::uint32_t w = b.eligible() ? b.weight() : 0;
+      changed |= s.seen != w;
+      s.seen = w;
+    }
     if (s.seen == 0) continue;
     s.current += s.seen;
     total += s.seen;
-    int& winner = detail::was_tried(ctx.tried_mask, i) ? best_tried : best;
-    if (winner < 0 || s.current > at(first_line, static_cast<std::size_t>(winner)).current)
+    const bool tried = detail::was_tried(tried_mask, i);
+    int& winner = tried ? best_tried : best;
+    std::int64_t& winner_current = tried ? best_tried_current : best_current;
+    if (winner < 0 || s.current > winner_current) {
       winner = static_cast<int>(i);
+      winner_current = s.current;
+    }
   }
   if (best < 0) best = best_tried;
   if (best >= 0) at(first_line, static_cast<std::size_t>(best)).current -= total;
   return best;
+}
+
+int weighted_round_robin::pick(const pick_context& ctx) {
+  const std::size_t first_line = (ctx.worker % workers_) * lines_per_worker_;
+  bool changed = false;
+  const int best = run_round(first_line, ctx.tried_mask, true, changed);
+  if (!changed) return best;
+  // Eligibility or a weight changed: restart the sequence from zero. nginx keeps stale current
+  // weights across such changes, which skews the period after a backend leaves or returns;
+  // restarting keeps the proportions exact from the change on. The rerun uses the weights just
+  // recorded, so a write landing mid-pick cannot make one round see two views.
+  for (std::size_t i = 0; i < backends_.size(); ++i)
+    at(first_line, i).current = 0;
+  return run_round(first_line, ctx.tried_mask, false, changed);
 }
 
 }  // namespace tally::balancer
