@@ -68,7 +68,7 @@ void parse_and_validate(std::string_view yaml, config& out, detail::diagnostics&
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::ParserException& e) {
-    diag.report(e.mark, e.msg);
+    diag.report(e.mark, "invalid YAML: " + e.msg);
     return;
   }
   detail::read_config(root, out, diag);

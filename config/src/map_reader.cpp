@@ -9,6 +9,8 @@
 namespace tally::config::detail {
 namespace {
 
+// Longer timers are surely typos, and the cap keeps later arithmetic (now + timeout, in
+// nanoseconds) far from overflow.
 constexpr duration longest_duration = std::chrono::hours{24 * 365};
 
 std::string join(std::initializer_list<std::string_view> words) {
@@ -167,11 +169,11 @@ bool map_reader::read_duration(std::string_view key, duration& out, duration min
   auto text = scalar(key, "a duration like 250ms or 2s");
   if (!text) return false;
   auto parsed = parse_duration(*text);
-  if (!parsed.value) {
+  if (!parsed.value && !parsed.too_large) {
     diag_.report(value_mark(key), "bad duration " + quoted(*text) + ": " + parsed.problem);
     return false;
   }
-  if (*parsed.value < min || *parsed.value > longest_duration) {
+  if (!parsed.value || *parsed.value < min || *parsed.value > longest_duration) {
     auto range = min == duration{1}
                      ? "greater than 0 and at most " + format_duration(longest_duration)
                      : range_phrase(min, longest_duration, duration::max(), format_duration);

@@ -85,7 +85,7 @@ parsed<std::uint64_t> parse_whole_number(std::string_view text) {
     if (!is_digit(c)) return result::failure("must be a whole number");
     // Leaves room for the next digit; rejects a few values just below 2^64, which is fine.
     auto shifted = checked_multiply(value, 10, std::numeric_limits<std::uint64_t>::max() - 9);
-    if (!shifted) return result::failure("is too large");
+    if (!shifted) return result::overflow("is too large");
     value = *shifted + static_cast<unsigned>(c - '0');
   }
   return {value, {}};
@@ -109,7 +109,7 @@ parsed<duration> parse_duration(std::string_view text) {
   constexpr auto limit = static_cast<std::uint64_t>(std::numeric_limits<duration::rep>::max());
   auto total =
       number.value ? checked_multiply(*number.value, found->milliseconds, limit) : std::nullopt;
-  if (!total) return result::failure("is too large");
+  if (!total) return result::overflow("is too large");
   return {duration{static_cast<duration::rep>(*total)}, {}};
 }
 
@@ -138,7 +138,7 @@ parsed<std::uint64_t> parse_size(std::string_view text) {
   auto total = number.value ? checked_multiply(*number.value, found->bytes,
                                                std::numeric_limits<std::uint64_t>::max())
                             : std::nullopt;
-  if (!total) return result::failure("is too large");
+  if (!total) return result::overflow("is too large; sizes must be below 16EiB");
   return {*total, {}};
 }
 

@@ -15,9 +15,11 @@ namespace tally::config::detail {
 template <class T>
 struct parsed {
   std::optional<T> value;
-  std::string problem;  // empty when value is set; a phrase like "is too large" otherwise
+  std::string problem;     // empty when value is set; what to write instead otherwise
+  bool too_large = false;  // well formed, but the number does not fit
 
   static parsed failure(std::string why) { return {std::nullopt, std::move(why)}; }
+  static parsed overflow(std::string why) { return {std::nullopt, std::move(why), true}; }
 };
 
 // Digits only: no sign, no fraction, no leading '+'. Problems: "must not be negative",

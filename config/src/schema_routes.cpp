@@ -50,6 +50,7 @@ void read_route_pool(const map_reader& route, const std::vector<pool_config>& po
                      route_config& out) {
   if (!route.require("pool", "each route needs pool: NAME of a pool defined under pools:")) return;
   if (!route.read_string("pool", out.pool)) return;
+  if (pools.empty()) return;  // the missing pools are reported already; every name would fail
   auto found = std::find_if(pools.begin(), pools.end(),
                             [&](const pool_config& p) { return p.name == out.pool; });
   if (found == pools.end()) {

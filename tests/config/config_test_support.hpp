@@ -21,6 +21,10 @@ inline constexpr std::string_view minimal_yaml =
     "routes:\n"
     "  - { pool: web }\n";
 
+inline std::string after_minimal(std::string_view extra) {
+  return std::string(minimal_yaml) + std::string(extra);
+}
+
 inline load_result load(std::string_view yaml) {
   return load_config_string(yaml, "t.yaml");
 }
