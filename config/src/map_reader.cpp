@@ -51,6 +51,9 @@ std::string describe(const YAML::Node& node) {
 }
 
 std::string quoted(std::string_view text) {
+  // A whole paragraph pasted in the wrong place would drown the message.
+  constexpr std::size_t longest = 80;
+  if (text.size() > longest) return "\"" + std::string(text.substr(0, longest)) + "...\"";
   return "\"" + std::string(text) + "\"";
 }
 
@@ -105,6 +108,7 @@ void map_reader::collect_entries(const YAML::Node& node,
     if (std::find(keys.begin(), keys.end(), name) == keys.end()) {
       diag_.report(key_mark, "unknown key " + quoted(name) + " in " + where +
                                  "; expected one of: " + join(keys));
+      has_unknown_keys_ = true;
       continue;
     }
     if (const entry* first = find(name)) {
@@ -140,8 +144,10 @@ std::string map_reader::field(std::string_view key) const {
 }
 
 bool map_reader::require(std::string_view key, std::string_view how_to_fix) const {
-  if (has(key) || !is_map_) return true;
-  diag_.report(mark_, "missing " + field(key) + "; " + std::string(how_to_fix));
+  if (has(key)) return true;
+  // A map with an unknown key most likely has the required one misspelled: that error says it.
+  if (is_map_ && !has_unknown_keys_)
+    diag_.report(mark_, "missing " + field(key) + "; " + std::string(how_to_fix));
   return false;
 }
 

@@ -41,7 +41,8 @@ class map_reader {
   std::string field(std::string_view key) const;
   diagnostics& diag() const { return diag_; }
 
-  // Reports a missing key at the map; `how_to_fix` says what to add.
+  // True when `key` is present. Otherwise reports it missing at the map (`how_to_fix` says what
+  // to add) unless the map has an unknown key: most likely this one misspelled, already reported.
   bool require(std::string_view key, std::string_view how_to_fix) const;
 
   bool read_duration(std::string_view key, duration& out, duration min = duration{1}) const;
@@ -86,6 +87,7 @@ class map_reader {
   YAML::Mark mark_;
   diagnostics& diag_;
   bool is_map_ = false;
+  bool has_unknown_keys_ = false;
   std::vector<entry> entries_;
 };
 

@@ -65,11 +65,16 @@ void read_retry_conditions(const map_reader& retry, unsigned& out) {
   bool all_known = true;
   for (const auto& item : *list) {
     auto at = mark_or(item, retry.value_mark("on"));
-    auto found = std::find_if(retry_words.begin(), retry_words.end(), [&](const auto& w) {
-      return item.IsScalar() && w.first == item.Scalar();
-    });
+    if (!item.IsScalar()) {
+      retry.diag().report(
+          at, retry.field("on") + " must list words like reset or \"502\", got " + describe(item));
+      all_known = false;
+      continue;
+    }
+    auto found = std::find_if(retry_words.begin(), retry_words.end(),
+                              [&](const auto& w) { return w.first == item.Scalar(); });
     if (found == retry_words.end()) {
-      retry.diag().report(at, "unknown retry condition " + describe(item) + " in " +
+      retry.diag().report(at, "unknown retry condition " + quoted(item.Scalar()) + " in " +
                                   retry.field("on") +
                                   "; expected any of: connect_failure, reset, timeout, 502, "
                                   "503, 504");

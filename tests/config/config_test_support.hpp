@@ -41,9 +41,10 @@ inline std::vector<std::string> error_texts(const load_result& r) {
 inline std::string only_error(std::string_view yaml) {
   auto r = load(yaml);
   auto texts = error_texts(r);
-  INFO("errors: " << doctest::toString(texts.size()));
+  std::string all;
   for (const auto& t : texts)
-    INFO(t);
+    all += "\n  " + t;
+  INFO("errors:" << all);
   CHECK_FALSE(r.ok());
   CHECK(texts.size() == 1);
   if (texts.empty()) return "(no error)";

@@ -43,6 +43,17 @@ TEST_CASE("unknown keys are reported at the key, with the keys that are allowed"
   }
 }
 
+TEST_CASE("a misspelled required key is reported once, as unknown, not also as missing") {
+  {
+    auto e = only_error(
+        "pool:\n"
+        "  web: { backends: [ { address: 127.0.0.1:9001 } ] }\n"
+        "routes: [ { pool: web } ]\n");
+    CHECK(starts_with(e, "t.yaml:1:1: "));
+    CHECK(contains(e, "unknown key \"pool\" in top level; expected one of:"));
+  }
+}
+
 TEST_CASE("a key written twice is reported at the second one") {
   {
     auto e =
