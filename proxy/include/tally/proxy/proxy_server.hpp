@@ -1,0 +1,38 @@
+// The proxy side of a tally process: N worker threads, each with its own io_context and its own
+// SO_REUSEPORT listener on the configured address, all reading one snapshot_holder.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "tally/proxy/routing_snapshot.hpp"
+
+namespace tally::proxy {
+
+class proxy_server {
+ public:
+  proxy_server(snapshot_holder& snapshots, unsigned workers);
+  ~proxy_server();
+
+  // Binds every worker's listener (port 0 picks one port for all). Throws on failure.
+  void listen(const boost::asio::ip::tcp::endpoint& ep);
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+  void start();
+  // Stops accepting and closes idle keep-alive connections; requests in flight go on, and
+  // their connections close after the response.
+  void begin_drain();
+  std::int64_t connections() const noexcept;
+  std::int64_t active_requests() const noexcept;
+  void stop();  // stops the loops now and joins the threads
+
+  unsigned workers() const noexcept;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace tally::proxy

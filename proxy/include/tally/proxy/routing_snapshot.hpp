@@ -1,0 +1,58 @@
+// The immutable routing state every request reads: config, pools (with their backends and
+// policies), resolved backend endpoints and the route table. One object, published through one
+// atomic pointer, so a reload never shows a request half an update (STYLE practice 2).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "tally/balancer/pool.hpp"
+#include "tally/config/config.hpp"
+#include "tally/proxy/route_table.hpp"
+
+namespace tally::proxy {
+
+struct routing_snapshot {
+  std::shared_ptr<const config::config> cfg;
+  std::vector<std::unique_ptr<balancer::pool>> pools;  // same order as cfg->pools
+  // endpoints[pool][backend]: where backend `backend` of pool `pool` is connected to.
+  std::vector<std::vector<boost::asio::ip::tcp::endpoint>> endpoints;
+  route_table routes;
+
+  const balancer::pool* find_pool(std::string_view name) const noexcept;
+};
+
+// Builds a snapshot for `cfg`. Backends that also exist in `previous` (same pool name and
+// address) keep their live state object, so health, drain, weight overrides and counters carry
+// over a reload. Resolves host names (blocking): call at start-up or off the workers.
+// Throws std::runtime_error with a message naming the backend when a name does not resolve.
+std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const config::config> cfg,
+                                                       const routing_snapshot* previous,
+                                                       unsigned workers);
+
+// Where the current snapshot lives. Workers keep their own copy and refresh it when the
+// generation changes, so the common path is one relaxed load.
+class snapshot_holder {
+ public:
+  explicit snapshot_holder(std::shared_ptr<const routing_snapshot> first)
+      : current_(std::move(first)) {}
+
+  std::shared_ptr<const routing_snapshot> load() const {
+    return current_.load(std::memory_order_acquire);
+  }
+  std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
+  void store(std::shared_ptr<const routing_snapshot> next) {
+    current_.store(std::move(next), std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const routing_snapshot>> current_;
+  std::atomic<std::uint64_t> generation_{0};
+};
+
+}  // namespace tally::proxy

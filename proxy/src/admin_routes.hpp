@@ -1,0 +1,30 @@
+// What each admin endpoint answers (SPEC "Admin API").
+#pragma once
+
+#include <functional>
+
+#include "admin_server.hpp"
+#include "tally/proxy/proxy_server.hpp"
+#include "tally/proxy/routing_snapshot.hpp"
+
+namespace tally::proxy {
+
+class admin_routes {
+ public:
+  struct context {
+    snapshot_holder& snapshots;
+    proxy_server& proxy;
+    std::function<bool()> ready;
+    // Re-reads the config off the control loop; returns the errors as text, empty on success.
+    std::function<net::awaitable<std::string>()> reload;
+  };
+
+  explicit admin_routes(context ctx) : ctx_(std::move(ctx)) {}
+  net::awaitable<admin_response> handle(const admin_request& req);
+
+ private:
+  bool authorized(const admin_request& req) const;
+  context ctx_;
+};
+
+}  // namespace tally::proxy

@@ -1,0 +1,208 @@
+#include "tally/proxy/app.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "admin_routes.hpp"
+#include "admin_server.hpp"
+#include "tally/config/load.hpp"
+#include "tally/proxy/log.hpp"
+#include "tally/proxy/proxy_server.hpp"
+
+namespace tally::proxy {
+
+namespace {
+
+tcp::endpoint endpoint_of(const config::host_port& hp) {
+  error_code ec;
+  auto ip = net::ip::make_address(hp.host, ec);
+  if (ec) {
+    // Listen addresses are resolved once at start-up (blocking is fine here).
+    net::io_context ctx;
+    tcp::resolver resolver(ctx);
+    auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+    if (ec || results.empty())
+      throw std::runtime_error("cannot resolve listen address " + hp.text + ": " + ec.message());
+    return results.begin()->endpoint();
+  }
+  return {ip, hp.port};
+}
+
+unsigned worker_count(const config::config& cfg) {
+  if (cfg.workers > 0) return cfg.workers;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+struct app::impl {
+  impl(std::shared_ptr<const config::config> c, app_options o)
+      : options(std::move(o)), first_config(std::move(c)) {}
+
+  app_options options;
+  std::shared_ptr<const config::config> first_config;
+  net::io_context control{1};
+  // Blocking work (reading the config file, resolving names) runs here, never on a loop.
+  net::thread_pool blocking{1};
+  std::unique_ptr<snapshot_holder> snapshots;
+  std::unique_ptr<proxy_server> proxy;
+  std::unique_ptr<admin_server> admin;
+  std::unique_ptr<admin_routes> routes;
+  net::signal_set signals{control};
+  net::steady_timer drain_timer{control};
+  bool shutting_down = false;
+  int exit_code = 0;
+
+  void watch_signals();
+  void begin_shutdown();
+  net::awaitable<void> drain_then_stop();
+  std::string reload_now();  // on the blocking pool
+};
+
+app::app(std::shared_ptr<const config::config> cfg, app_options options)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(options))) {}
+
+app::~app() {
+  if (impl_->proxy) impl_->proxy->stop();
+  impl_->blocking.join();
+}
+
+void app::start() {
+  auto& d = *impl_;
+  const auto& cfg = *d.first_config;
+  unsigned workers = worker_count(cfg);
+  d.snapshots = std::make_unique<snapshot_holder>(build_snapshot(d.first_config, nullptr, workers));
+  d.proxy = std::make_unique<proxy_server>(*d.snapshots, workers);
+  try {
+    d.proxy->listen(endpoint_of(cfg.listen));
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on " + cfg.listen.text + ": " + e.code().message() +
+                             " (is another process using it? change `listen`)");
+  }
+  d.routes = std::make_unique<admin_routes>(admin_routes::context{
+      *d.snapshots, *d.proxy, [this] { return !impl_->shutting_down; },
+      [this]() -> net::awaitable<std::string> {
+        co_return co_await net::co_spawn(
+            impl_->blocking,
+            [this]() -> net::awaitable<std::string> { co_return impl_->reload_now(); },
+            net::use_awaitable);
+      }});
+  d.admin = std::make_unique<admin_server>(
+      d.control, [r = d.routes.get()](const admin_request& req) { return r->handle(req); });
+  try {
+    d.admin->listen(endpoint_of(cfg.admin_listen));
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on admin address " + cfg.admin_listen.text + ": " +
+                             e.code().message() + " (change `admin.listen`)");
+  }
+  d.proxy->start();
+  d.admin->start();
+  if (d.options.handle_signals) d.watch_signals();
+  log_info("tally " TALLY_VERSION " listening on " +
+           d.proxy->local_endpoint().address().to_string() + ":" + std::to_string(proxy_port()) +
+           " (admin " + d.admin->local_endpoint().address().to_string() + ":" +
+           std::to_string(admin_port()) + ", " + std::to_string(workers) + " workers)");
+}
+
+std::uint16_t app::proxy_port() const {
+  return impl_->proxy->local_endpoint().port();
+}
+std::uint16_t app::admin_port() const {
+  return impl_->admin->local_endpoint().port();
+}
+
+int app::run() {
+  impl_->control.run();
+  impl_->proxy->stop();
+  log_info("tally stopped");
+  return impl_->exit_code;
+}
+
+void app::shutdown() {
+  net::post(impl_->control, [d = impl_.get()] { d->begin_shutdown(); });
+}
+
+std::string app::reload() {
+  return net::co_spawn(
+             impl_->blocking,
+             [d = impl_.get()]() -> net::awaitable<std::string> { co_return d->reload_now(); },
+             net::use_future)
+      .get();
+}
+
+void app::impl::watch_signals() {
+  signals.add(SIGINT);
+  signals.add(SIGTERM);
+  signals.add(SIGHUP);
+  signals.async_wait([this](error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      net::post(blocking, [this] {
+        auto errors = reload_now();
+        (void)errors;  // already logged
+      });
+      watch_signals();
+      return;
+    }
+    log_info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+             ": draining connections");
+    begin_shutdown();
+    watch_signals();  // a second signal while draining is ignored rather than fatal
+  });
+}
+
+void app::impl::begin_shutdown() {
+  if (shutting_down) return;
+  shutting_down = true;
+  proxy->begin_drain();
+  net::co_spawn(control, drain_then_stop(), net::detached);
+}
+
+net::awaitable<void> app::impl::drain_then_stop() {
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + snapshots->load()->cfg->timeouts.drain;
+  // Requests in flight decrement the counters on the worker threads; there is no event to
+  // wait for across threads, so look every 20 ms (this runs only during shutdown).
+  while (proxy->connections() > 0 && clock::now() < deadline) {
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    co_await drain_timer.async_wait(use_tuple);
+  }
+  if (proxy->connections() > 0)
+    log_warn("timeouts.drain expired with " + std::to_string(proxy->connections()) +
+             " connections still open; closing them");
+  admin->stop();
+  signals.cancel();
+  control.stop();
+}
+
+std::string app::impl::reload_now() {
+  if (options.config_path.empty()) return "this instance has no config file to reload";
+  auto loaded = config::load_config_file(options.config_path);
+  if (!loaded.ok()) {
+    std::string text;
+    for (const auto& e : loaded.errors) {
+      log_error("reload rejected: " + e.to_string());
+      text += e.to_string() + "\n";
+    }
+    return text;
+  }
+  auto current = snapshots->load();
+  if (loaded.value->listen.text != current->cfg->listen.text)
+    log_warn("reload: a new `listen` address takes effect only after a restart");
+  try {
+    snapshots->store(build_snapshot(loaded.value, current.get(), proxy->workers()));
+  } catch (const std::exception& e) {
+    log_error(std::string("reload rejected: ") + e.what());
+    return std::string(e.what()) + "\n";
+  }
+  log_info("reloaded " + options.config_path + " (config " +
+           loaded.value->content_hash.substr(0, 12) + ")");
+  return {};
+}
+
+}  // namespace tally::proxy

@@ -1,0 +1,26 @@
+// Names used by every networking file of the proxy (Beast's conventions).
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+namespace tally::proxy {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+// co_await op(..., use_tuple) yields (error_code, result...) instead of throwing: errors on I/O
+// paths are values, handled where they occur.
+inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+using request_parser = http::request_parser<http::buffer_body>;
+using response_parser = http::response_parser<http::buffer_body>;
+
+}  // namespace tally::proxy

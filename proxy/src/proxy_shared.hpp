@@ -1,0 +1,19 @@
+// State every worker of one proxy server reads: the routing snapshot and server-wide counters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "tally/proxy/routing_snapshot.hpp"
+
+namespace tally::proxy {
+
+struct proxy_shared {
+  explicit proxy_shared(snapshot_holder& s) : snapshots(s) {}
+  snapshot_holder& snapshots;
+  std::atomic<std::int64_t> downstream_connections{0};
+  std::atomic<std::int64_t> active_requests{0};
+  std::atomic<bool> draining{false};
+};
+
+}  // namespace tally::proxy

@@ -1,0 +1,68 @@
+#include "tally/proxy/routing_snapshot.hpp"
+
+#include <stdexcept>
+
+#include <boost/asio/io_context.hpp>
+
+namespace tally::proxy {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+const balancer::pool* routing_snapshot::find_pool(std::string_view name) const noexcept {
+  for (const auto& p : pools)
+    if (p->name() == name) return p.get();
+  return nullptr;
+}
+
+namespace {
+
+tcp::endpoint resolve(net::io_context& ioc, const config::host_port& hp, const std::string& pool) {
+  boost::system::error_code ec;
+  auto ip = net::ip::make_address(hp.host, ec);
+  if (!ec) return {ip, hp.port};
+  tcp::resolver resolver(ioc);
+  auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+  if (ec || results.empty())
+    throw std::runtime_error("pool \"" + pool + "\": cannot resolve backend " + hp.text + ": " +
+                             (ec ? ec.message() : std::string("no addresses")) +
+                             "; fix the name or use an IP address");
+  return results.begin()->endpoint();
+}
+
+std::shared_ptr<balancer::backend> carried_over(const routing_snapshot* previous,
+                                                const std::string& pool,
+                                                const config::backend_config& b) {
+  if (!previous) return nullptr;
+  const auto* old_pool = previous->find_pool(pool);
+  if (!old_pool) return nullptr;
+  for (const auto& be : old_pool->backends())
+    if (be->address() == b.address.text && be->configured_weight() == b.weight) return be;
+  return nullptr;
+}
+
+}  // namespace
+
+std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const config::config> cfg,
+                                                       const routing_snapshot* previous,
+                                                       unsigned workers) {
+  auto snap = std::make_shared<routing_snapshot>();
+  net::io_context resolver_ctx;
+  for (const auto& pc : cfg->pools) {
+    balancer::backend_list backends;
+    std::vector<tcp::endpoint> endpoints;
+    for (const auto& bc : pc.backends) {
+      auto be = carried_over(previous, pc.name, bc);
+      if (!be) be = std::make_shared<balancer::backend>(bc.address.text, bc.weight);
+      backends.push_back(std::move(be));
+      endpoints.push_back(resolve(resolver_ctx, bc.address, pc.name));
+    }
+    snap->pools.push_back(std::make_unique<balancer::pool>(pc, std::move(backends), workers));
+    snap->endpoints.push_back(std::move(endpoints));
+  }
+  snap->routes = route_table(cfg->routes);
+  snap->cfg = std::move(cfg);
+  return snap;
+}
+
+}  // namespace tally::proxy

@@ -1,0 +1,93 @@
+#include "status_json.hpp"
+
+#include <chrono>
+
+#include <boost/json/array.hpp>
+
+namespace tally::proxy {
+
+namespace json = boost::json;
+
+namespace {
+
+json::value ejected_until(const balancer::backend& b) {
+  if (!b.ejected()) return nullptr;
+  // Convert the steady-clock deadline into wall-clock milliseconds for people to read.
+  using namespace std::chrono;
+  auto left = nanoseconds(b.ejected_until_ns()) - steady_clock::now().time_since_epoch();
+  auto at = system_clock::now() + duration_cast<system_clock::duration>(left);
+  return duration_cast<milliseconds>(at.time_since_epoch()).count();
+}
+
+json::object backend_status(const balancer::backend& b) {
+  json::object o;
+  o["address"] = b.address();
+  o["weight"] = b.weight();
+  o["configured_weight"] = b.configured_weight();
+  o["drained"] = b.drained();
+  o["local_health"] = b.local_up() ? "up" : "down";
+  o["verdict"] = b.up() ? "up" : "down";
+  o["votes"] = json::object{};
+  o["eligible"] = b.eligible();
+  o["active_requests"] = b.active_requests();
+  o["ejected_until"] = ejected_until(b);
+  return o;
+}
+
+}  // namespace
+
+json::object build_status(const routing_snapshot& snap, const status_extras& extras) {
+  const auto& cfg = *snap.cfg;
+  json::object root;
+  root["version"] = TALLY_VERSION;
+  root["config_hash"] = cfg.content_hash;
+  root["ready"] = extras.ready;
+  root["node_id"] = cfg.cluster ? json::value(cfg.cluster->node_id) : json::value(nullptr);
+  root["downstream_connections"] = extras.downstream_connections;
+  root["active_requests"] = extras.active_requests;
+
+  json::object pools;
+  for (const auto& p : snap.pools) {
+    json::object po;
+    po["policy"] = config::to_string(p->config().policy);
+    json::array backends;
+    for (const auto& b : p->backends())
+      backends.push_back(backend_status(*b));
+    po["backends"] = std::move(backends);
+    po["eligible_backends"] = p->eligible_count();
+    pools[p->name()] = std::move(po);
+  }
+  root["pools"] = std::move(pools);
+
+  json::array routes;
+  for (const auto& r : cfg.routes) {
+    json::object ro;
+    ro["host"] = r.host.empty() ? json::value(nullptr) : json::value(r.host);
+    ro["path_prefix"] = r.path_prefix;
+    ro["pool"] = r.pool;
+    routes.push_back(std::move(ro));
+  }
+  root["routes"] = std::move(routes);
+
+  json::array peers;
+  if (cfg.cluster)
+    for (const auto& peer : cfg.cluster->peers) {
+      json::object po;
+      po["id"] = peer.id;
+      po["address"] = peer.address.text;
+      po["last_seen"] = nullptr;  // the vote protocol is not running yet
+      peers.push_back(std::move(po));
+    }
+  root["peers"] = std::move(peers);
+  if (cfg.checkpoint) {
+    json::object cp;
+    cp["path"] = cfg.checkpoint->path;
+    cp["last_success"] = nullptr;
+    root["checkpoint"] = std::move(cp);
+  } else {
+    root["checkpoint"] = nullptr;
+  }
+  return root;
+}
+
+}  // namespace tally::proxy

@@ -1,0 +1,330 @@
+#include "upstream_exchange.hpp"
+
+#include <limits>
+#include <random>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include "body_relay.hpp"
+#include "downstream_session.hpp"
+#include "header_rewrite.hpp"
+#include "proxy_shared.hpp"
+#include "request_hash.hpp"
+
+namespace tally::proxy {
+
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+bool idempotent(http::verb v) {
+  switch (v) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::put:
+    case http::verb::delete_:
+    case http::verb::trace:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Keeps a backend's active-request count right on every path out of an exchange.
+class active_request {
+ public:
+  explicit active_request(balancer::backend& b) : b_(&b) { b_->begin_request(); }
+  active_request(const active_request&) = delete;
+  active_request& operator=(const active_request&) = delete;
+  ~active_request() { b_->end_request(); }
+
+ private:
+  balancer::backend* b_;
+};
+
+}  // namespace
+
+net::awaitable<bool> upstream_exchange::run() {
+  auto& req = req_.parser.get();
+  pool_ = req_.snap.pools[req_.pool_index].get();
+  const auto& retry = pool_->config().retry;
+
+  rewrite_request_headers(req, forward_context{session_.client_ip(), req_.request_id,
+                                               req_.client_version, req_.upgrade});
+  req.version(11);
+
+  balancer::pick_context pick;
+  pick.worker = session_.owner().index();
+  if (pool_->config().policy == config::policy_kind::consistent_hash)
+    pick.hash = request_hash(pool_->config().hash_key, req, session_.client_ip());
+
+  // The whole body (if any) is in the relay buffer: the request can be sent again.
+  const bool replayable = req_.parser.is_done();
+  const bool may_replay = replayable && idempotent(req.method());
+  auto& shared = session_.owner().shared();
+  shared.active_requests.fetch_add(1, std::memory_order_relaxed);
+  struct active_guard {
+    proxy_shared& s;
+    ~active_guard() { s.active_requests.fetch_sub(1, std::memory_order_relaxed); }
+  } guard{shared};
+
+  failure last = failure::none;
+  for (unsigned attempt = 0; attempt <= retry.attempts; ++attempt) {
+    int index = pool_->pick(pick);
+    if (index < 0) break;
+    pick.tried_mask |= std::uint64_t{1} << (static_cast<unsigned>(index) & 63);
+    backend_ = pool_->backends()[static_cast<std::size_t>(index)].get();
+    active_request active(*backend_);
+    auto result = co_await try_backend(static_cast<std::size_t>(index));
+    if (result.what == failure::none) {
+      backend_->record_success();
+      co_return co_await relay_response();
+    }
+    last = result.what;
+    if (last == failure::client_body) break;
+    backend_->record_failure();
+
+    using rc = config::retry_condition;
+    bool again = false;
+    switch (last) {
+      case failure::connect:
+        again = retry.retries_on(rc::connect_failure);
+        break;
+      case failure::connect_timeout:
+        again = retry.retries_on(rc::connect_failure) || retry.retries_on(rc::timeout);
+        break;
+      case failure::send:
+      case failure::response_error:
+        again = may_replay && !result.body_consumed && retry.retries_on(rc::reset);
+        break;
+      case failure::response_timeout:
+        again = may_replay && retry.retries_on(rc::timeout);
+        break;
+      default:
+        break;
+    }
+    if (!again || attempt == retry.attempts) break;
+    if (retry.backoff.count() > 0) {
+      // Exponential backoff with full jitter keeps retries from a failing pool from syncing up.
+      thread_local std::minstd_rand rng{std::random_device{}()};
+      auto cap = retry.backoff * (1u << std::min(attempt, 6u));
+      std::uniform_int_distribution<long> dist(0, static_cast<long>(cap.count()));
+      net::steady_timer pause(session_.owner().io_context(), std::chrono::milliseconds(dist(rng)));
+      co_await pause.async_wait(use_tuple);
+    }
+  }
+  if (last == failure::none) last = failure::no_backend;
+  co_return co_await fail(last);
+}
+
+net::awaitable<upstream_exchange::try_result> upstream_exchange::try_backend(std::size_t index) {
+  auto& w = session_.owner();
+  const auto& t = req_.snap.cfg->timeouts;
+  const auto& ep = req_.snap.endpoints[req_.pool_index][index];
+  auto& req = req_.parser.get();
+  const bool replayable = req_.parser.is_done();
+
+  conn_ = w.upstreams().checkout(backend_->id(), clock::now(), t.idle);
+  for (bool fresh_retry_left = true;; fresh_retry_left = false) {
+    if (!conn_) {
+      conn_ = std::make_unique<upstream_connection>(w.io_context(), backend_->id());
+      conn_->stream.expires_after(t.connect);
+      auto [ec] = co_await conn_->stream.async_connect(ep, use_tuple);
+      if (ec) {
+        conn_.reset();
+        co_return try_result{ec == beast::error::timeout ? failure::connect_timeout
+                                                         : failure::connect};
+      }
+      conn_->stream.socket().set_option(tcp::no_delay(true), ec);
+    }
+    const bool reused = conn_->reused;
+
+    http::request_serializer<http::buffer_body> sr{req};
+    auto sent = co_await relay_body(session_.stream(), session_.buffer(), req_.parser,
+                                    conn_->stream, sr, session_.relay(), req_.prefetched, t.idle);
+    if (sent.outcome == relay_outcome::read_failed) {
+      client_ec_ = sent.ec;
+      conn_.reset();
+      co_return try_result{failure::client_body, true};
+    }
+    if (sent.outcome == relay_outcome::write_failed) {
+      conn_.reset();
+      // A kept-alive connection the backend closed while idle: try once on a new one.
+      if (reused && replayable && fresh_retry_left) continue;
+      co_return try_result{failure::send, !replayable};
+    }
+
+    for (;;) {
+      response_.emplace();
+      response_->header_limit(64 * 1024);
+      response_->body_limit(std::numeric_limits<std::uint64_t>::max());
+      if (req.method() == http::verb::head) response_->skip(true);
+      conn_->stream.expires_after(t.upstream_response);
+      auto [ec, n] =
+          co_await http::async_read_header(conn_->stream, conn_->buffer, *response_, use_tuple);
+      if (ec) {
+        bool nothing_back = !response_->got_some() && conn_->buffer.size() == 0;
+        conn_.reset();
+        if (ec != beast::error::timeout && reused && replayable && nothing_back && fresh_retry_left)
+          break;  // stale keep-alive connection: retry on a fresh one
+        co_return try_result{
+            ec == beast::error::timeout ? failure::response_timeout : failure::response_error,
+            !replayable};
+      }
+      auto code = response_->get().result_int();
+      // Interim responses are not forwarded: tally answered any Expect itself.
+      if (code >= 100 && code < 200 && code != 101) continue;
+      co_return try_result{};
+    }
+  }
+}
+
+net::awaitable<bool> upstream_exchange::relay_response() {
+  auto& res = response_->get();
+  auto& w = session_.owner();
+  const auto& t = req_.snap.cfg->timeouts;
+  const bool upgraded = req_.upgrade && res.result_int() == 101;
+  bool keep_alive = req_.client_keep_alive && !upgraded;
+  bool upstream_reusable = res.keep_alive() && !upgraded;
+  rewrite_response_headers(res, upgraded);
+  if (upgraded) co_return co_await tunnel(res);
+
+  if (!response_->is_done() && !res.has_content_length() && !res.chunked()) {
+    // The backend delimits the body by closing: chunk it for HTTP/1.1 clients, close for 1.0.
+    upstream_reusable = false;
+    if (req_.client_version >= 11)
+      res.chunked(true);
+    else
+      keep_alive = false;
+  } else if (res.chunked() && req_.client_version < 11) {
+    res.chunked(false);
+    keep_alive = false;
+  }
+  res.version(req_.client_version >= 11 ? 11 : 10);
+  res.keep_alive(keep_alive);
+
+  // Read the first body piece before writing, so a small response leaves in one write.
+  std::size_t pending = 0;
+  if (!response_->is_done()) {
+    auto [ec, got] = co_await read_body_piece(conn_->stream, conn_->buffer, *response_,
+                                              session_.relay(), t.idle);
+    if (ec) {
+      conn_.reset();
+      backend_->record_failure();
+      co_return co_await fail(ec == beast::error::timeout ? failure::response_timeout
+                                                          : failure::response_error);
+    }
+    pending = got;
+  }
+  http::response_serializer<http::buffer_body> sr{res};
+  auto relayed = co_await relay_body(conn_->stream, conn_->buffer, *response_, session_.stream(),
+                                     sr, session_.relay(), pending, t.idle);
+  if (relayed.outcome != relay_outcome::done) {
+    // The response has started: nothing can be sent instead. Closing tells the client.
+    conn_.reset();
+    co_return false;
+  }
+  if (upstream_reusable && response_->is_done() && conn_->buffer.size() == 0)
+    w.upstreams().release(std::move(conn_), clock::now());
+  else
+    conn_.reset();
+  co_return keep_alive;
+}
+
+namespace {
+
+net::awaitable<void> pump(beast::tcp_stream& from, beast::tcp_stream& to, char* buf,
+                          std::size_t size, std::chrono::milliseconds idle) {
+  for (;;) {
+    from.expires_after(idle);
+    auto [rec, n] = co_await from.async_read_some(net::buffer(buf, size), use_tuple);
+    if (rec) break;
+    to.expires_after(idle);
+    auto [wec, m] = co_await net::async_write(to, net::buffer(buf, n), use_tuple);
+    if (wec) break;
+  }
+  // Either side ending ends the tunnel: closing both wakes the other direction.
+  error_code ec;
+  from.socket().shutdown(tcp::socket::shutdown_both, ec);
+  to.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+}  // namespace
+
+net::awaitable<bool> upstream_exchange::tunnel(http::response<http::buffer_body>& res) {
+  using namespace net::experimental::awaitable_operators;
+  const auto idle = req_.snap.cfg->timeouts.idle;
+  auto& client = session_.stream();
+  res.body().data = nullptr;
+  res.body().size = 0;
+  res.body().more = false;
+  http::response_serializer<http::buffer_body> sr{res};
+  client.expires_after(idle);
+  auto [ec, n] = co_await http::async_write(client, sr, use_tuple);
+  if (ec && ec != http::error::need_buffer) co_return false;
+  // Bytes that arrived behind the 101 or behind the request belong to the new protocol.
+  if (conn_->buffer.size() > 0) {
+    auto [wec, m] = co_await net::async_write(client, conn_->buffer.data(), use_tuple);
+    if (wec) co_return false;
+    conn_->buffer.clear();
+  }
+  if (session_.buffer().size() > 0) {
+    conn_->stream.expires_after(idle);
+    auto [wec, m] = co_await net::async_write(conn_->stream, session_.buffer().data(), use_tuple);
+    if (wec) co_return false;
+    session_.buffer().clear();
+  }
+  auto back = std::make_unique<char[]>(relay_buffer::capacity);
+  co_await (pump(client, conn_->stream, session_.relay().data(), relay_buffer::capacity, idle) &&
+            pump(conn_->stream, client, back.get(), relay_buffer::capacity, idle));
+  conn_.reset();
+  co_return false;
+}
+
+net::awaitable<bool> upstream_exchange::fail(failure what) {
+  unsigned status = 502;
+  std::string_view detail;
+  switch (what) {
+    case failure::no_backend:
+      status = 503;
+      detail = "no healthy backend in the pool";
+      break;
+    case failure::connect:
+      detail = "could not connect to a backend";
+      break;
+    case failure::connect_timeout:
+      status = 504;
+      detail = "connecting to a backend timed out (timeouts.connect)";
+      break;
+    case failure::send:
+      detail = "the backend closed the connection while the request was sent";
+      break;
+    case failure::response_timeout:
+      status = 504;
+      detail = "the backend did not answer within timeouts.upstream_response";
+      break;
+    case failure::response_error:
+      detail = "the backend closed the connection or sent an invalid response";
+      break;
+    case failure::client_body:
+      if (client_ec_ == http::error::body_limit) {
+        co_await session_.send_error(413, "the request body is larger than limits.max_body_bytes",
+                                     false);
+      } else if (client_ec_ != beast::error::timeout && client_ec_ != net::error::eof &&
+                 client_ec_ != net::error::connection_reset) {
+        co_await session_.send_error(400, "malformed request body framing", false);
+      }
+      co_return false;
+    case failure::none:
+      break;
+  }
+  // The connection can go on only when the client's request was read to its end.
+  bool keep_alive = req_.client_keep_alive && req_.parser.is_done();
+  co_await session_.send_error(status, detail, keep_alive);
+  co_return keep_alive;
+}
+
+}  // namespace tally::proxy
