@@ -18,6 +18,7 @@ using clock = std::chrono::steady_clock;
 
 downstream_session::downstream_session(worker& w, tcp::socket socket)
     : worker_(w), stream_(std::move(socket)), header_timer_(w.io_context()) {
+  buffer_.reserve(16 * 1024);  // Beast reads at most the free capacity: room for body reads
   error_code ec;
   auto remote = stream_.socket().remote_endpoint(ec);
   client_ip_ = ec ? std::string("unknown") : remote.address().to_string();

@@ -17,7 +17,10 @@ namespace tally::proxy {
 
 struct upstream_connection {
   explicit upstream_connection(boost::asio::io_context& ioc, std::uint64_t backend)
-      : stream(ioc), backend_id(backend) {}
+      : stream(ioc), backend_id(backend) {
+    // Beast reads at most the buffer's free capacity at a time: give it room for large reads.
+    buffer.reserve(16 * 1024);
+  }
   boost::beast::tcp_stream stream;
   boost::beast::flat_buffer buffer;
   std::uint64_t backend_id;
