@@ -29,7 +29,10 @@ net::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
   body.data = rb.data();
   body.size = relay_buffer::capacity;
   std::size_t got = 0;
-  while (got == 0 && !p.is_done()) {
+  // Keep parsing while bytes already received remain and there is room: fewer, larger writes,
+  // and a body that arrived whole is seen whole (a chunked body over the limit is refused
+  // before anything is forwarded).
+  while (!p.is_done() && body.size > 0 && (got == 0 || buffer.size() > 0)) {
     src.expires_after(timeout);
     auto [ec, n] = co_await http::async_read_some(src, buffer, p, use_tuple);
     if (ec == http::error::need_buffer) ec = {};

@@ -78,7 +78,7 @@ class demo_backend_session {
   using parser_type = http::request_parser<http::buffer_body>;
 
   net::awaitable<bool> serve_one();
-  net::awaitable<bool> read_body(parser_type& parser, body_summary& summary);
+  net::awaitable<bool> read_body(parser_type& parser, body_summary& summary, bool hash);
   net::awaitable<bool> write_text(const parser_type& parser, http::status status, std::string body,
                                   bool keep_alive);
   net::awaitable<bool> write_pattern(const parser_type& parser, std::uint64_t size, bool chunked);

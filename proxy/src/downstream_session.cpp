@@ -113,6 +113,12 @@ net::awaitable<downstream_session::header_status> downstream_session::read_heade
 
 net::awaitable<void> downstream_session::send_error(unsigned status, std::string_view detail,
                                                     bool keep_alive) {
+  if (request_id_size_ == 0) {  // refused before the header was parsed: still give an id
+    char id[32];
+    auto generated = worker_.request_ids().next(id);
+    request_id_size_ = generated.size();
+    std::memcpy(request_id_, generated.data(), request_id_size_);
+  }
   auto bytes = make_error_response(status, detail, {request_id_, request_id_size_}, keep_alive);
   stream_.expires_after(std::chrono::seconds(5));
   co_await net::async_write(stream_, net::buffer(bytes), use_tuple);
