@@ -1,0 +1,106 @@
+#include "tally/cluster/checkpoint_restore.hpp"
+
+#include <map>
+#include <utility>
+
+#include "tally/cluster/checkpoint_codec.hpp"
+#include "tally/cluster/checkpoint_file.hpp"
+
+namespace tally::cluster {
+
+namespace {
+
+checkpoint_restore_result failed(std::string message) {
+  checkpoint_restore_result result;
+  result.status = checkpoint_restore_status::failure;
+  result.message = std::move(message);
+  return result;
+}
+
+}  // namespace
+
+const checkpoint_backend* checkpoint_restore_result::find(std::string_view pool,
+                                                          std::string_view address) const noexcept {
+  for (const auto& entry : backends)
+    if (entry.pool == pool && entry.saved.address == address) return &entry.saved;
+  return nullptr;
+}
+
+checkpoint_restore_result match_checkpoint(const checkpoint_state& state,
+                                           const checkpoint_config_table& table) {
+  // (pool, address) → saved entry; if a file somehow lists one twice, the first wins.
+  std::map<std::pair<std::string_view, std::string_view>, const checkpoint_backend*> saved;
+  std::size_t saved_count = 0;
+  for (const auto& pool : state.pools)
+    for (const auto& backend : pool.backends) {
+      ++saved_count;
+      saved.try_emplace({pool.name, backend.address}, &backend);
+    }
+
+  checkpoint_restore_result result;
+  result.status = checkpoint_restore_status::restored;
+  result.node_id = state.node_id;
+  result.config_hash = state.config_hash;
+  result.hlc = state.hlc;
+  result.written_at_ms = state.written_at_ms;
+  for (const auto& pool : table.pools)
+    for (const auto& address : pool.addresses) {
+      const auto it = saved.find({pool.name, address});
+      if (it == saved.end() || !it->second) {
+        ++result.not_in_file;
+        continue;
+      }
+      result.backends.push_back({pool.name, *it->second});
+      it->second = nullptr;  // a config listing it twice gets it once
+    }
+  result.dropped = saved_count - result.backends.size();
+  result.message = "restored " + std::to_string(result.backends.size()) + " backends from node " +
+                   state.node_id + " (" + std::to_string(result.dropped) +
+                   " saved entries no longer configured, " + std::to_string(result.not_in_file) +
+                   " configured backends not in the checkpoint)";
+  return result;
+}
+
+checkpoint_restore_result restore_checkpoint_from_bytes(
+    std::string_view bytes, const checkpoint_config_table& table) noexcept {
+  try {
+    auto decoded = decode_checkpoint(bytes);
+    if (!decoded) return failed("checkpoint from peer rejected: " + decoded.error);
+    return match_checkpoint(*decoded.state, table);
+  } catch (...) {
+    return failed("checkpoint from peer rejected: out of memory");
+  }
+}
+
+checkpoint_restore_result restore_checkpoint(const std::filesystem::path& path,
+                                             const checkpoint_config_table& table,
+                                             std::chrono::system_clock::time_point now) noexcept {
+  try {
+    auto read = read_checkpoint_file(path);
+    if (read.status == checkpoint_read_status::missing) {
+      checkpoint_restore_result result;
+      result.status = checkpoint_restore_status::no_file;
+      result.message = "no checkpoint at " + path.string() + "; starting from the config";
+      return result;
+    }
+    if (read.status == checkpoint_read_status::error)
+      return failed(read.error + "; starting from the config");
+
+    auto decoded = decode_checkpoint(read.bytes);
+    if (decoded) return match_checkpoint(*decoded.state, table);
+
+    auto result = failed("checkpoint " + path.string() + " is unusable: " + decoded.error);
+    std::string move_error;
+    result.moved_to = move_checkpoint_aside(path, now, move_error);
+    if (result.moved_to)
+      result.message += "; moved aside to " + result.moved_to->string();
+    else
+      result.message += "; " + move_error;
+    result.message += "; starting from the config";
+    return result;
+  } catch (...) {
+    return failed("cannot restore checkpoint " + path.string() + ": out of memory");
+  }
+}
+
+}  // namespace tally::cluster
