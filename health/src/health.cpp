@@ -1,1 +1,0 @@
-// Health checking: see include/tally/health/.
