@@ -5,7 +5,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/url/parse.hpp>
 
-#include "body_relay.hpp"
 #include "error_response.hpp"
 #include "header_rewrite.hpp"
 #include "proxy_shared.hpp"
@@ -17,10 +16,9 @@ namespace tally::proxy {
 using clock = std::chrono::steady_clock;
 
 downstream_session::downstream_session(worker& w, tcp::socket socket)
-    : worker_(w), stream_(std::move(socket)), header_timer_(w.io_context()) {
-  buffer_.reserve(16 * 1024);  // Beast reads at most the free capacity: room for body reads
+    : worker_(w), io_(std::move(socket)) {
   error_code ec;
-  auto remote = stream_.socket().remote_endpoint(ec);
+  auto remote = io_.socket.remote_endpoint(ec);
   client_ip_ = ec ? std::string("unknown") : remote.address().to_string();
   worker_.shared().downstream_connections.fetch_add(1, std::memory_order_relaxed);
   worker_.add_session(*this);
@@ -42,73 +40,8 @@ void downstream_session::on_drain() {
 
 void downstream_session::close() {
   error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
-}
-
-void downstream_session::arm_header_deadline(clock::time_point at) {
-  header_timer_.expires_at(at);
-  header_timer_.async_wait([self = shared_from_this()](error_code ec) {
-    if (ec) return;  // cancelled: the header arrived in time
-    self->header_timed_out_ = true;
-    self->stream_.socket().cancel(ec);
-  });
-}
-
-// Reads until the parser has the whole header block. Before the first byte of a request on a
-// kept-alive connection the idle timeout applies; from the first byte (or from accept, for the
-// first request) the whole block must arrive within timeouts.request_header: a deadline that
-// slow senders cannot extend byte by byte.
-net::awaitable<downstream_session::header_status> downstream_session::read_header(
-    request_parser& p, std::size_t& header_bytes, const routing_snapshot& snap) {
-  const auto& t = snap.cfg->timeouts;
-  const auto limit = snap.cfg->limits.max_header_bytes;
-  bool started = buffer_.size() > 0 || first_request_;
-  idle_ = !started;
-  header_timed_out_ = false;
-  arm_header_deadline(clock::now() + (started ? t.request_header : t.idle));
-  stream_.expires_never();
-  for (;;) {
-    if (buffer_.size() > 0) {
-      if (idle_) {
-        idle_ = false;
-        arm_header_deadline(clock::now() + t.request_header);
-      }
-      error_code ec;
-      auto used = p.put(buffer_.data(), ec);
-      if (!ec && p.is_header_done()) {
-        header_timer_.cancel();
-        header_bytes = used;
-        co_return header_status::ok;
-      }
-      if (ec == http::error::header_limit) break;
-      if (ec == http::error::body_limit) {
-        header_timer_.cancel();
-        co_return header_status::body_too_large;
-      }
-      if (ec && ec != http::error::need_more) {
-        header_timer_.cancel();
-        co_return header_status::malformed;
-      }
-      if (buffer_.size() > limit) break;
-    }
-    if (worker_.shared().draining.load(std::memory_order_relaxed) && idle_) break;
-    auto [ec, n] = co_await stream_.async_read_some(
-        buffer_.prepare(std::max<std::size_t>(4096, std::min<std::size_t>(limit, 16384))),
-        use_tuple);
-    if (ec) {
-      header_timer_.cancel();
-      idle_ = false;
-      // A connection that sent nothing is closed quietly, as nginx does; a partial header
-      // that ran out of time is answered 408.
-      co_return header_timed_out_&& buffer_.size() > 0 ? header_status::timed_out
-                                                       : header_status::closed;
-    }
-    buffer_.commit(n);
-  }
-  header_timer_.cancel();
-  idle_ = false;
-  co_return buffer_.size() == 0 ? header_status::closed : header_status::too_large;
+  io_.socket.shutdown(tcp::socket::shutdown_both, ec);
+  io_.socket.close(ec);
 }
 
 net::awaitable<void> downstream_session::send_error(unsigned status, std::string_view detail,
@@ -120,11 +53,12 @@ net::awaitable<void> downstream_session::send_error(unsigned status, std::string
     std::memcpy(request_id_, generated.data(), request_id_size_);
   }
   auto bytes = make_error_response(status, detail, {request_id_, request_id_size_}, keep_alive);
-  stream_.expires_after(std::chrono::seconds(5));
-  co_await net::async_write(stream_, net::buffer(bytes), use_tuple);
+  io_.deadline.expires_after(std::chrono::seconds(5));
+  co_await net::async_write(io_.socket, net::buffer(bytes), use_tuple);
 }
 
 net::awaitable<void> downstream_session::run() {
+  bool first_request = true;
   for (;;) {
     auto snap = worker_.snapshot();  // held for the whole request: a reload cannot pull it away
     request_parser parser;
@@ -132,35 +66,43 @@ net::awaitable<void> downstream_session::run() {
     parser.body_limit(snap->cfg->limits.max_body_bytes);
     std::size_t header_bytes = 0;
     request_id_size_ = 0;
-    auto status = co_await read_header(parser, header_bytes, *snap);
-    first_request_ = false;
+    const auto& t = snap->cfg->timeouts;
+    // Before the first byte of a later request the idle timeout applies; from the first byte
+    // (or from accept, for the first request) the whole block must arrive within
+    // timeouts.request_header: a deadline slow senders cannot extend byte by byte.
+    idle_ = !first_request && io_.buffer.size() == 0;
+    auto status = co_await read_header(io_, parser, snap->cfg->limits.max_header_bytes,
+                                       first_request ? t.request_header : t.idle, t.request_header,
+                                       header_bytes, &worker_.shared().draining);
+    idle_ = false;
+    first_request = false;
     switch (status) {
-      case header_status::ok:
+      case header_read::ok:
         break;
-      case header_status::closed:
+      case header_read::closed:
         close();
         co_return;
-      case header_status::timed_out:
+      case header_read::timed_out:
         co_await send_error(408, "the request header did not arrive in time", false);
         close();
         co_return;
-      case header_status::too_large:
+      case header_read::too_large:
         co_await send_error(431, "the request header block is larger than limits.max_header_bytes",
                             false);
         close();
         co_return;
-      case header_status::body_too_large:
+      case header_read::body_too_large:
         co_await send_error(413, "the request body is larger than limits.max_body_bytes", false);
         close();
         co_return;
-      case header_status::malformed:
+      case header_read::malformed:
         co_await send_error(400, "malformed request", false);
         close();
         co_return;
     }
-    std::string_view raw{static_cast<const char*>(buffer_.data().data()), header_bytes};
+    std::string_view raw{static_cast<const char*>(io_.buffer.data().data()), header_bytes};
     const char* problem = find_request_problem(parser.get().base(), raw);
-    buffer_.consume(header_bytes);
+    io_.buffer.consume(header_bytes);
     if (problem) {
       co_await send_error(400, problem, false);
       close();
@@ -232,15 +174,15 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
       // backend, so the client is never left waiting on a backend's interim response.
       if (beast::iequals(expect->value(), "100-continue")) {
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        stream_.expires_after(snap.cfg->timeouts.idle);
-        auto [ec, n] = co_await net::async_write(stream_, net::buffer(cont), use_tuple);
+        io_.deadline.expires_after(snap.cfg->timeouts.idle);
+        auto [ec, n] = co_await net::async_write(io_.socket, net::buffer(cont), use_tuple);
         if (ec) co_return false;
       }
       req.erase(http::field::expect);
     }
     // Read the first piece of the body before any backend sees the request: bad chunk framing
     // or an oversized body is caught here, and a body that fits is complete and replayable.
-    auto [ec, got] = co_await read_body_piece(stream_, buffer_, p, relay_, snap.cfg->timeouts.idle);
+    auto [ec, got] = co_await read_body_piece(io_, p, relay_, snap.cfg->timeouts.idle);
     if (ec == http::error::body_limit) {
       co_await send_error(413, "the request body is larger than limits.max_body_bytes", false);
       co_return false;

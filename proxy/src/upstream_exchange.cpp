@@ -7,9 +7,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
-#include "body_relay.hpp"
 #include "downstream_session.hpp"
 #include "header_rewrite.hpp"
+#include "http_io.hpp"
 #include "proxy_shared.hpp"
 #include "request_hash.hpp"
 
@@ -126,25 +126,30 @@ net::awaitable<upstream_exchange::try_result> upstream_exchange::try_backend(std
   const auto& ep = req_.snap.endpoints[req_.pool_index][index];
   auto& req = req_.parser.get();
   const bool replayable = req_.parser.is_done();
+  auto& head = session_.head_buffer();
+  serialize_request_head(head, req);
+  const auto framing = req_.parser.is_done() && req_.prefetched == 0 && !req.chunked()
+                           ? body_framing::none
+                       : req.chunked() ? body_framing::chunked
+                                       : body_framing::raw;
 
   conn_ = w.upstreams().checkout(backend_->id(), clock::now(), t.idle);
   for (bool fresh_retry_left = true;; fresh_retry_left = false) {
     if (!conn_) {
       conn_ = std::make_unique<upstream_connection>(w.io_context(), backend_->id());
-      conn_->stream.expires_after(t.connect);
-      auto [ec] = co_await conn_->stream.async_connect(ep, use_tuple);
+      conn_->io.deadline.expires_after(t.connect);
+      auto [ec] = co_await conn_->io.socket.async_connect(ep, use_tuple);
       if (ec) {
+        bool timed_out = conn_->io.deadline.timed_out();
         conn_.reset();
-        co_return try_result{ec == beast::error::timeout ? failure::connect_timeout
-                                                         : failure::connect};
+        co_return try_result{timed_out ? failure::connect_timeout : failure::connect};
       }
-      conn_->stream.socket().set_option(tcp::no_delay(true), ec);
+      conn_->io.socket.set_option(tcp::no_delay(true), ec);
     }
     const bool reused = conn_->reused;
 
-    http::request_serializer<http::buffer_body> sr{req};
-    auto sent = co_await relay_body(session_.stream(), session_.buffer(), req_.parser,
-                                    conn_->stream, sr, session_.relay(), req_.prefetched, t.idle);
+    auto sent = co_await relay_body(session_.io(), req_.parser, conn_->io, head, framing,
+                                    session_.relay(), req_.prefetched, t.idle);
     if (sent.outcome == relay_outcome::read_failed) {
       client_ec_ = sent.ec;
       conn_.reset();
@@ -162,18 +167,19 @@ net::awaitable<upstream_exchange::try_result> upstream_exchange::try_backend(std
       response_->header_limit(64 * 1024);
       response_->body_limit(std::numeric_limits<std::uint64_t>::max());
       if (req.method() == http::verb::head) response_->skip(true);
-      conn_->stream.expires_after(t.upstream_response);
-      auto [ec, n] =
-          co_await http::async_read_header(conn_->stream, conn_->buffer, *response_, use_tuple);
-      if (ec) {
-        bool nothing_back = !response_->got_some() && conn_->buffer.size() == 0;
+      std::size_t header_bytes = 0;
+      auto status = co_await read_header(conn_->io, *response_, 64 * 1024, t.upstream_response,
+                                         t.upstream_response, header_bytes);
+      if (status != header_read::ok) {
+        bool nothing_back = conn_->io.buffer.size() == 0;
+        bool timed_out = conn_->io.deadline.timed_out();
         conn_.reset();
-        if (ec != beast::error::timeout && reused && replayable && nothing_back && fresh_retry_left)
+        if (!timed_out && reused && replayable && nothing_back && fresh_retry_left)
           break;  // stale keep-alive connection: retry on a fresh one
-        co_return try_result{
-            ec == beast::error::timeout ? failure::response_timeout : failure::response_error,
-            !replayable};
+        co_return try_result{timed_out ? failure::response_timeout : failure::response_error,
+                             !replayable};
       }
+      conn_->io.buffer.consume(header_bytes);
       auto code = response_->get().result_int();
       // Interim responses are not forwarded: tally answered any Expect itself.
       if (code >= 100 && code < 200 && code != 101) continue;
@@ -192,15 +198,21 @@ net::awaitable<bool> upstream_exchange::relay_response() {
   rewrite_response_headers(res, upgraded);
   if (upgraded) co_return co_await tunnel(res);
 
+  auto framing = response_->is_done() ? body_framing::none
+                 : res.chunked()      ? body_framing::chunked
+                                      : body_framing::raw;
   if (!response_->is_done() && !res.has_content_length() && !res.chunked()) {
     // The backend delimits the body by closing: chunk it for HTTP/1.1 clients, close for 1.0.
     upstream_reusable = false;
-    if (req_.client_version >= 11)
+    if (req_.client_version >= 11) {
       res.chunked(true);
-    else
+      framing = body_framing::chunked;
+    } else {
       keep_alive = false;
+    }
   } else if (res.chunked() && req_.client_version < 11) {
     res.chunked(false);
+    framing = body_framing::raw;
     keep_alive = false;
   }
   res.version(req_.client_version >= 11 ? 11 : 10);
@@ -209,8 +221,7 @@ net::awaitable<bool> upstream_exchange::relay_response() {
   // Read the first body piece before writing, so a small response leaves in one write.
   std::size_t pending = 0;
   if (!response_->is_done()) {
-    auto [ec, got] = co_await read_body_piece(conn_->stream, conn_->buffer, *response_,
-                                              session_.relay(), t.idle);
+    auto [ec, got] = co_await read_body_piece(conn_->io, *response_, session_.relay(), t.idle);
     if (ec) {
       conn_.reset();
       backend_->record_failure();
@@ -219,15 +230,16 @@ net::awaitable<bool> upstream_exchange::relay_response() {
     }
     pending = got;
   }
-  http::response_serializer<http::buffer_body> sr{res};
-  auto relayed = co_await relay_body(conn_->stream, conn_->buffer, *response_, session_.stream(),
-                                     sr, session_.relay(), pending, t.idle);
+  auto& head = session_.head_buffer();
+  serialize_response_head(head, res);
+  auto relayed = co_await relay_body(conn_->io, *response_, session_.io(), head, framing,
+                                     session_.relay(), pending, t.idle);
   if (relayed.outcome != relay_outcome::done) {
     // The response has started: nothing can be sent instead. Closing tells the client.
     conn_.reset();
     co_return false;
   }
-  if (upstream_reusable && response_->is_done() && conn_->buffer.size() == 0)
+  if (upstream_reusable && response_->is_done() && conn_->io.buffer.size() == 0)
     w.upstreams().release(std::move(conn_), clock::now());
   else
     conn_.reset();
@@ -236,20 +248,20 @@ net::awaitable<bool> upstream_exchange::relay_response() {
 
 namespace {
 
-net::awaitable<void> pump(beast::tcp_stream& from, beast::tcp_stream& to, char* buf,
-                          std::size_t size, std::chrono::milliseconds idle) {
+net::awaitable<void> pump(connection_io& from, connection_io& to, char* buf, std::size_t size,
+                          std::chrono::milliseconds idle) {
   for (;;) {
-    from.expires_after(idle);
-    auto [rec, n] = co_await from.async_read_some(net::buffer(buf, size), use_tuple);
+    from.deadline.expires_after(idle);
+    auto [rec, n] = co_await from.socket.async_read_some(net::buffer(buf, size), use_tuple);
     if (rec) break;
-    to.expires_after(idle);
-    auto [wec, m] = co_await net::async_write(to, net::buffer(buf, n), use_tuple);
+    to.deadline.expires_after(idle);
+    auto [wec, m] = co_await net::async_write(to.socket, net::buffer(buf, n), use_tuple);
     if (wec) break;
   }
   // Either side ending ends the tunnel: closing both wakes the other direction.
   error_code ec;
-  from.socket().shutdown(tcp::socket::shutdown_both, ec);
-  to.socket().shutdown(tcp::socket::shutdown_both, ec);
+  from.socket.shutdown(tcp::socket::shutdown_both, ec);
+  to.socket.shutdown(tcp::socket::shutdown_both, ec);
 }
 
 }  // namespace
@@ -257,29 +269,25 @@ net::awaitable<void> pump(beast::tcp_stream& from, beast::tcp_stream& to, char* 
 net::awaitable<bool> upstream_exchange::tunnel(http::response<http::buffer_body>& res) {
   using namespace net::experimental::awaitable_operators;
   const auto idle = req_.snap.cfg->timeouts.idle;
-  auto& client = session_.stream();
-  res.body().data = nullptr;
-  res.body().size = 0;
-  res.body().more = false;
-  http::response_serializer<http::buffer_body> sr{res};
-  client.expires_after(idle);
-  auto [ec, n] = co_await http::async_write(client, sr, use_tuple);
-  if (ec && ec != http::error::need_buffer) co_return false;
+  auto& client = session_.io();
+  auto& head = session_.head_buffer();
+  serialize_response_head(head, res);
+  if (co_await write_piece(client, head, body_framing::none, nullptr, 0, true, idle))
+    co_return false;
   // Bytes that arrived behind the 101 or behind the request belong to the new protocol.
-  if (conn_->buffer.size() > 0) {
-    auto [wec, m] = co_await net::async_write(client, conn_->buffer.data(), use_tuple);
+  if (conn_->io.buffer.size() > 0) {
+    auto [wec, m] = co_await net::async_write(client.socket, conn_->io.buffer.data(), use_tuple);
     if (wec) co_return false;
-    conn_->buffer.clear();
+    conn_->io.buffer.clear();
   }
-  if (session_.buffer().size() > 0) {
-    conn_->stream.expires_after(idle);
-    auto [wec, m] = co_await net::async_write(conn_->stream, session_.buffer().data(), use_tuple);
+  if (client.buffer.size() > 0) {
+    auto [wec, m] = co_await net::async_write(conn_->io.socket, client.buffer.data(), use_tuple);
     if (wec) co_return false;
-    session_.buffer().clear();
+    client.buffer.clear();
   }
   auto back = std::make_unique<char[]>(relay_buffer::capacity);
-  co_await (pump(client, conn_->stream, session_.relay().data(), relay_buffer::capacity, idle) &&
-            pump(conn_->stream, client, back.get(), relay_buffer::capacity, idle));
+  co_await (pump(client, conn_->io, session_.relay().data(), relay_buffer::capacity, idle) &&
+            pump(conn_->io, client, back.get(), relay_buffer::capacity, idle));
   conn_.reset();
   co_return false;
 }

@@ -11,7 +11,7 @@ namespace {
 // An idle keep-alive connection must have nothing to read: a FIN (recv returns 0) means the
 // backend closed it, and stray bytes mean it is out of step. One non-blocking peek tells.
 bool still_open(upstream_connection& c) {
-  auto& sock = c.stream.socket();
+  auto& sock = c.io.socket;
   if (!sock.is_open()) return false;
   char byte;
   ssize_t n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -41,6 +41,7 @@ void upstream_pool::release(std::unique_ptr<upstream_connection> conn, clock::ti
   auto& list = idle_[conn->backend_id];
   if (list.size() >= max_idle_per_backend) return;  // closes conn
   conn->idle_since = now;
+  conn->io.deadline.expires_never();
   list.push_back(std::move(conn));
 }
 

@@ -9,20 +9,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include "http_io.hpp"
 
 namespace tally::proxy {
 
 struct upstream_connection {
-  explicit upstream_connection(boost::asio::io_context& ioc, std::uint64_t backend)
-      : stream(ioc), backend_id(backend) {
-    // Beast reads at most the buffer's free capacity at a time: give it room for large reads.
-    buffer.reserve(16 * 1024);
-  }
-  boost::beast::tcp_stream stream;
-  boost::beast::flat_buffer buffer;
+  upstream_connection(net::io_context& ioc, std::uint64_t backend)
+      : io(tcp::socket(ioc)), backend_id(backend) {}
+  connection_io io;
   std::uint64_t backend_id;
   std::chrono::steady_clock::time_point idle_since{};
   bool reused = false;  // served a request before: a failure may be the peer's idle close
