@@ -52,6 +52,7 @@ class demo_backend {
   // Binds bind_host:port (0 = ephemeral) right away and starts accepting on `ioc`; throws
   // boost::system::system_error when the address cannot be bound (a start-up boundary).
   // `ioc` may be run by any number of threads: every connection runs on its own strand.
+  // `ioc` must outlive this object.
   demo_backend(boost::asio::io_context& ioc, std::string name, std::uint16_t port = 0,
                std::string bind_host = "127.0.0.1");
   ~demo_backend();
