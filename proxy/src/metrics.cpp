@@ -52,9 +52,9 @@ constexpr family_decl upstream_decl{
     "Tries sent to a backend, by outcome: success, http_5xx, connect_failure, reset, timeout, "
     "protocol_error, aborted (the client went away first).",
     MetricType::Counter};
-constexpr family_decl retries_decl{
-    "tally_retries_total", "Retries, by pool and the retry.on condition that caused them.",
-    MetricType::Counter};
+constexpr family_decl retries_decl{"tally_retries_total",
+                                   "Retries, by pool and the retry.on condition that caused them.",
+                                   MetricType::Counter};
 constexpr family_decl backend_up_decl{
     "tally_backend_up", "Cluster verdict for the backend: 1 up, 0 down.", MetricType::Gauge};
 constexpr family_decl backend_local_up_decl{
@@ -84,22 +84,27 @@ constexpr family_decl peer_up_decl{
 constexpr family_decl health_checks_decl{
     "tally_health_checks_total", "Active health check probes, by result.", MetricType::Counter};
 
-constexpr std::array<const family_decl*, 15> all_families{
-    &requests_decl,          &duration_decl,
-    &upstream_decl,          &retries_decl,
-    &backend_up_decl,        &backend_local_up_decl,
-    &votes_down_decl,        &active_decl,
-    &downstream_decl,        &reloads_decl,
-    &checkpoint_writes_decl, &checkpoint_restores_decl,
-    &checkpoint_last_success_decl, &peer_up_decl,
-    &health_checks_decl};
+constexpr std::array<const family_decl*, 15> all_families{&requests_decl,
+                                                          &duration_decl,
+                                                          &upstream_decl,
+                                                          &retries_decl,
+                                                          &backend_up_decl,
+                                                          &backend_local_up_decl,
+                                                          &votes_down_decl,
+                                                          &active_decl,
+                                                          &downstream_decl,
+                                                          &reloads_decl,
+                                                          &checkpoint_writes_decl,
+                                                          &checkpoint_restores_decl,
+                                                          &checkpoint_last_success_decl,
+                                                          &peer_up_decl,
+                                                          &health_checks_decl};
 
 prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r,
                                                         const family_decl& d) {
   return prometheus::BuildCounter().Name(d.name).Help(d.help).Register(r);
 }
-prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& r,
-                                                    const family_decl& d) {
+prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& r, const family_decl& d) {
   return prometheus::BuildGauge().Name(d.name).Help(d.help).Register(r);
 }
 
@@ -158,7 +163,8 @@ prometheus::Counter* pool_metrics::rare_status_counter(unsigned status) {
 void pool_metrics::observe(double seconds) noexcept {
   if (!(seconds > 0)) seconds = 0;  // also catches NaN
   std::size_t i = 0;
-  while (i < request_duration_buckets.size() && seconds > request_duration_buckets[i]) ++i;
+  while (i < request_duration_buckets.size() && seconds > request_duration_buckets[i])
+    ++i;
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   // Saturate absurd values instead of overflowing the conversion.
   const double ns = std::min(seconds * 1e9, 1e18);
@@ -296,7 +302,8 @@ void metrics::bind_peers(const std::vector<std::string>& peer_ids) {
       gauges.emplace(id, &peer_up_.Add({{"peer", id}}));
     }
   }
-  for (auto& [id, g] : peer_gauges_) peer_up_.Remove(g);
+  for (auto& [id, g] : peer_gauges_)
+    peer_up_.Remove(g);
   peer_gauges_ = std::move(gauges);
 }
 
@@ -389,9 +396,8 @@ std::string metrics::scrape() const {
     if (!present) families.push_back({d->name, d->help, d->type, {}});
   }
   // Stable, readable order: the SPEC's order rather than prometheus-cpp's grouping by type.
-  std::stable_sort(families.begin(), families.end(), [](const auto& a, const auto& b) {
-    return rank(a.name) < rank(b.name);
-  });
+  std::stable_sort(families.begin(), families.end(),
+                   [](const auto& a, const auto& b) { return rank(a.name) < rank(b.name); });
   std::ostringstream out;
   prometheus::TextSerializer{}.Serialize(out, families);
   return std::move(out).str();
