@@ -1,7 +1,7 @@
 #include "header_rewrite.hpp"
 
 #include <array>
-#include <string>
+#include <charconv>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
@@ -9,75 +9,174 @@
 namespace tally::proxy {
 
 namespace http = boost::beast::http;
+using boost::beast::iequals;
 
 namespace {
 
-// Hop-by-hop fields of RFC 9110 §7.6.1 plus the legacy Proxy-Connection. Transfer-Encoding is
-// handled by the framing, Upgrade separately.
-constexpr std::array hop_by_hop{http::field::connection, http::field::keep_alive,
-                                http::field::proxy_connection, http::field::te,
-                                http::field::trailer};
+// Fields named in the Connection header (RFC 9110 §7.6.1). A few at most in practice; more
+// than fit here are treated as "strip every unknown field the list names" by a slow path.
+struct connection_tokens {
+  std::array<std::string_view, 8> names;
+  std::size_t count = 0;
+  std::string_view raw_lists[4];
+  std::size_t lists = 0;
+  bool overflow = false;
 
-void append_list(http::fields& f, std::string_view name, std::string_view value) {
-  auto it = f.find(name);
-  if (it == f.end()) {
-    f.insert(name, value);
-    return;
+  void add_list(std::string_view value) {
+    if (lists < std::size(raw_lists)) raw_lists[lists++] = value;
+    for (auto token : http::token_list{value}) {
+      if (iequals(token, "close") || iequals(token, "keep-alive") || iequals(token, "upgrade"))
+        continue;
+      if (count < names.size())
+        names[count++] = token;
+      else
+        overflow = true;
+    }
   }
-  std::string joined;
-  joined.reserve(it->value().size() + 2 + value.size());
-  joined.append(it->value()).append(", ").append(value);
-  // Several fields with the same name are one list (RFC 9110 §5.3): fold them into one.
-  f.erase(name);
-  f.insert(name, joined);
+  bool names_field(std::string_view name) const {
+    for (std::size_t i = 0; i < count; ++i)
+      if (iequals(names[i], name)) return true;
+    if (!overflow) return false;
+    for (std::size_t i = 0; i < lists; ++i)
+      if (http::token_list{raw_lists[i]}.exists(name)) return true;
+    return false;
+  }
+};
+
+// Framing and identity fields a Connection header may never remove.
+bool protected_field(http::field f) {
+  return f == http::field::content_length || f == http::field::transfer_encoding ||
+         f == http::field::host;
+}
+
+bool hop_by_hop(http::field f, bool keep_upgrade) {
+  switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+      return true;
+    case http::field::upgrade:
+      return !keep_upgrade;
+    default:
+      return false;
+  }
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+template <class Fields>
+connection_tokens tokens_of(const Fields& f) {
+  connection_tokens tokens;
+  for (const auto& field : f)
+    if (field.name() == http::field::connection) tokens.add_list(field.value());
+  return tokens;
 }
 
 }  // namespace
 
-bool wants_upgrade(const http::fields& f) {
-  auto conn = f.find(http::field::connection);
-  if (conn == f.end() || f.find(http::field::upgrade) == f.end()) return false;
-  return http::token_list{conn->value()}.exists("upgrade");
-}
-
-void strip_hop_by_hop(http::fields& f, bool keep_upgrade) {
-  // Fields named in Connection go first (the Connection header itself is removed below).
-  for (auto it = f.find(http::field::connection);
-       it != f.end() && it->name() == http::field::connection;) {
-    for (auto token : http::token_list{it->value()}) {
-      if (keep_upgrade && boost::beast::iequals(token, "upgrade")) continue;
-      if (boost::beast::iequals(token, "close") || boost::beast::iequals(token, "keep-alive"))
-        continue;
-      // Never let a client strip framing or the headers we add through Connection.
-      if (boost::beast::iequals(token, "content-length") ||
-          boost::beast::iequals(token, "transfer-encoding") ||
-          boost::beast::iequals(token, "host") || boost::beast::iequals(token, "connection"))
-        continue;
-      f.erase(token);
+void serialize_upstream_request(std::string& out, const http::request_header<>& req,
+                                const forward_context& ctx) {
+  out.clear();
+  out.append(req.method_string()).append(" ").append(req.target()).append(" HTTP/1.1\r\n");
+  const auto tokens = tokens_of(req);
+  std::string_view host;
+  // Previous hops' lists are kept in order; several fields of one name form one list.
+  std::string_view forwarded_for[4];
+  std::size_t forwarded_count = 0;
+  std::string_view via[4];
+  std::size_t via_count = 0;
+  for (const auto& field : req) {
+    auto id = field.name();
+    if (hop_by_hop(id, ctx.upgrade)) continue;
+    auto name = field.name_string();
+    if (!protected_field(id) && tokens.count + tokens.overflow > 0 && tokens.names_field(name))
+      continue;
+    if (id == http::field::host) host = field.value();
+    if (id == http::field::via) {
+      if (via_count < std::size(via)) via[via_count++] = field.value();
+      continue;
     }
-    ++it;
+    if (id == http::field::unknown) {
+      if (iequals(name, "x-forwarded-for")) {
+        if (forwarded_count < std::size(forwarded_for))
+          forwarded_for[forwarded_count++] = field.value();
+        continue;
+      }
+      if (iequals(name, "x-forwarded-proto") || iequals(name, "x-forwarded-host") ||
+          iequals(name, "x-request-id"))
+        continue;
+    }
+    append_field(out, name, field.value());
   }
-  for (auto name : hop_by_hop)
-    f.erase(name);
-  if (!keep_upgrade) f.erase(http::field::upgrade);
+  if (ctx.upgrade) out.append("Connection: upgrade\r\n");
+  out.append("X-Forwarded-For: ");
+  for (std::size_t i = 0; i < forwarded_count; ++i)
+    out.append(forwarded_for[i]).append(", ");
+  out.append(ctx.client_ip).append("\r\nX-Forwarded-Proto: http\r\n");
+  if (!host.empty()) append_field(out, "X-Forwarded-Host", host);
+  out.append("Via: ");
+  for (std::size_t i = 0; i < via_count; ++i)
+    out.append(via[i]).append(", ");
+  out.append(ctx.client_version == 10 ? "1.0 tally\r\n" : "1.1 tally\r\n");
+  append_field(out, "X-Request-Id", ctx.request_id);
+  out.append("\r\n");
 }
 
-void rewrite_request_headers(http::fields& f, const forward_context& ctx) {
-  strip_hop_by_hop(f, ctx.upgrade);
-  if (ctx.upgrade) f.set(http::field::connection, "upgrade");
-  append_list(f, "X-Forwarded-For", ctx.client_ip);
-  f.set("X-Forwarded-Proto", "http");
-  if (auto host = f.find(http::field::host); host != f.end()) {
-    f.set("X-Forwarded-Host", host->value());
+void serialize_downstream_response(std::string& out, const http::response_header<>& res,
+                                   const response_context& ctx) {
+  out.clear();
+  out.append(ctx.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  char code[4];
+  auto n = std::to_chars(code, code + sizeof code, res.result_int()).ptr - code;
+  out.append(code, static_cast<std::size_t>(n)).append(" ");
+  auto reason = res.reason();
+  out.append(reason.empty() ? http::obsolete_reason(res.result()) : reason).append("\r\n");
+
+  const auto tokens = tokens_of(res);
+  std::string_view via[4];
+  std::size_t via_count = 0;
+  for (const auto& field : res) {
+    auto id = field.name();
+    if (hop_by_hop(id, ctx.upgrade)) continue;
+    if (id == http::field::transfer_encoding &&
+        ctx.framing == response_body_framing::remove_chunked)
+      continue;
+    auto name = field.name_string();
+    if (!protected_field(id) && tokens.count + tokens.overflow > 0 && tokens.names_field(name))
+      continue;
+    if (id == http::field::via) {
+      if (via_count < std::size(via)) via[via_count++] = field.value();
+      continue;
+    }
+    append_field(out, name, field.value());
   }
-  append_list(f, "Via", ctx.client_version == 10 ? "1.0 tally" : "1.1 tally");
-  f.set("X-Request-Id", ctx.request_id);
+  if (ctx.framing == response_body_framing::add_chunked)
+    out.append("Transfer-Encoding: chunked\r\n");
+  if (ctx.upgrade)
+    out.append("Connection: upgrade\r\n");
+  else if (ctx.version == 10 && ctx.keep_alive)
+    out.append("Connection: keep-alive\r\n");
+  else if (ctx.version != 10 && !ctx.keep_alive)
+    out.append("Connection: close\r\n");
+  out.append("Via: ");
+  for (std::size_t i = 0; i < via_count; ++i)
+    out.append(via[i]).append(", ");
+  out.append("1.1 tally\r\n\r\n");
 }
 
-void rewrite_response_headers(http::fields& f, bool upgrade) {
-  strip_hop_by_hop(f, upgrade);
-  if (upgrade) f.set(http::field::connection, "upgrade");
-  append_list(f, "Via", "1.1 tally");
+bool wants_upgrade(const http::fields& f) {
+  bool has_upgrade = false, connection_upgrade = false;
+  for (const auto& field : f) {
+    if (field.name() == http::field::upgrade) has_upgrade = true;
+    if (field.name() == http::field::connection &&
+        http::token_list{field.value()}.exists("upgrade"))
+      connection_upgrade = true;
+  }
+  return has_upgrade && connection_upgrade;
 }
 
 bool valid_request_id(std::string_view id) noexcept {

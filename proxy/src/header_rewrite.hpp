@@ -1,10 +1,15 @@
-// Pure header transformations applied on the way through the proxy (STYLE: header rewriting is
-// a pure function with its own unit tests).
+// The headers tally sends on: pure functions from a parsed header to the serialized head the
+// other side receives (STYLE: header rewriting is a pure function with its own unit tests).
+//
+// They write the head in one pass over the parsed fields instead of editing the fields and then
+// serializing them: no field is erased or inserted, so nothing is allocated per request.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 
 namespace tally::proxy {
 
@@ -15,17 +20,27 @@ struct forward_context {
   bool upgrade = false;          // keep Connection: upgrade + Upgrade (WebSocket and friends)
 };
 
-// Removes hop-by-hop headers and every header the Connection header names. Keeps
-// Transfer-Encoding and Content-Length: they describe framing the serializer reproduces.
-// Returns the Upgrade header's value when the message asks for an upgrade (else empty).
-void strip_hop_by_hop(boost::beast::http::fields& f, bool keep_upgrade);
+// Request line and fields for the backend: always HTTP/1.1; hop-by-hop fields (Connection,
+// Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade unless upgrading) and every field named in
+// Connection removed; X-Forwarded-For appended to (several fields merged into one list),
+// X-Forwarded-Proto and X-Forwarded-Host set, Via appended to, X-Request-Id set.
+void serialize_upstream_request(std::string& out, const boost::beast::http::request_header<>& req,
+                                const forward_context& ctx);
 
-// Request to upstream: strip hop-by-hop, append X-Forwarded-For, set X-Forwarded-Proto and
-// X-Forwarded-Host, append Via, set X-Request-Id.
-void rewrite_request_headers(boost::beast::http::fields& f, const forward_context& ctx);
+enum class response_body_framing { none, as_received, add_chunked, remove_chunked };
 
-// Response to client: strip hop-by-hop (keeping the upgrade pair on a 101), append Via.
-void rewrite_response_headers(boost::beast::http::fields& f, bool upgrade);
+struct response_context {
+  unsigned version = 11;  // the client's version: the status line answers in it
+  bool keep_alive = true;
+  bool upgrade = false;  // a 101 to an upgrade request: keep Connection: upgrade + Upgrade
+  response_body_framing framing = response_body_framing::as_received;
+};
+
+// Status line and fields for the client: hop-by-hop fields removed, Via appended to,
+// Connection set for the keep-alive decision, Transfer-Encoding adjusted to the framing.
+void serialize_downstream_response(std::string& out,
+                                   const boost::beast::http::response_header<>& res,
+                                   const response_context& ctx);
 
 // True when the request asks to switch protocols: "Connection: upgrade" plus an Upgrade header.
 bool wants_upgrade(const boost::beast::http::fields& f);

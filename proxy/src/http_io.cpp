@@ -8,31 +8,6 @@
 
 namespace tally::proxy {
 
-void append_fields(std::string& out, const http::fields& f) {
-  for (const auto& field : f) {
-    out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
-  }
-  out.append("\r\n");
-}
-
-void serialize_request_head(std::string& out, const http::request_header<>& h) {
-  out.clear();
-  out.append(h.method_string()).append(" ").append(h.target());
-  out.append(h.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
-  append_fields(out, h);
-}
-
-void serialize_response_head(std::string& out, const http::response_header<>& h) {
-  out.clear();
-  out.append(h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  char code[4];
-  auto n = std::to_chars(code, code + sizeof code, h.result_int()).ptr - code;
-  out.append(code, static_cast<std::size_t>(n)).append(" ");
-  auto reason = h.reason();
-  out.append(reason.empty() ? http::obsolete_reason(h.result()) : reason).append("\r\n");
-  append_fields(out, h);
-}
-
 net::awaitable<error_code> write_piece(connection_io& io, std::string_view head,
                                        body_framing framing, const char* data, std::size_t size,
                                        bool last, milliseconds timeout) {

@@ -110,13 +110,6 @@ net::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
 // How a body is framed on the way out.
 enum class body_framing { none, raw, chunked };
 
-// Appends "Name: value\r\n" for each field and the final "\r\n".
-void append_fields(std::string& out, const http::fields& f);
-// "GET /path HTTP/1.1\r\n" + fields.
-void serialize_request_head(std::string& out, const http::request_header<>& h);
-// "HTTP/1.1 200 OK\r\n" + fields (version from the header).
-void serialize_response_head(std::string& out, const http::response_header<>& h);
-
 // Writes `head` (may be empty: already sent) and a body piece, framed. `last` ends the body
 // (for chunked, the terminating zero-length chunk).
 net::awaitable<error_code> write_piece(connection_io& io, std::string_view head,

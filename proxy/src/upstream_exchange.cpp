@@ -52,10 +52,6 @@ net::awaitable<bool> upstream_exchange::run() {
   pool_ = req_.snap.pools[req_.pool_index].get();
   const auto& retry = pool_->config().retry;
 
-  rewrite_request_headers(req, forward_context{session_.client_ip(), req_.request_id,
-                                               req_.client_version, req_.upgrade});
-  req.version(11);
-
   balancer::pick_context pick;
   pick.worker = session_.owner().index();
   if (pool_->config().policy == config::policy_kind::consistent_hash)
@@ -127,7 +123,9 @@ net::awaitable<upstream_exchange::try_result> upstream_exchange::try_backend(std
   auto& req = req_.parser.get();
   const bool replayable = req_.parser.is_done();
   auto& head = session_.head_buffer();
-  serialize_request_head(head, req);
+  serialize_upstream_request(
+      head, req,
+      forward_context{session_.client_ip(), req_.request_id, req_.client_version, req_.upgrade});
   const auto framing = req_.parser.is_done() && req_.prefetched == 0 && !req.chunked()
                            ? body_framing::none
                        : req.chunked() ? body_framing::chunked
@@ -195,9 +193,10 @@ net::awaitable<bool> upstream_exchange::relay_response() {
   const bool upgraded = req_.upgrade && res.result_int() == 101;
   bool keep_alive = req_.client_keep_alive && !upgraded;
   bool upstream_reusable = res.keep_alive() && !upgraded;
-  rewrite_response_headers(res, upgraded);
   if (upgraded) co_return co_await tunnel(res);
 
+  response_context out{req_.client_version >= 11 ? 11u : 10u, keep_alive, false,
+                       response_body_framing::as_received};
   auto framing = response_->is_done() ? body_framing::none
                  : res.chunked()      ? body_framing::chunked
                                       : body_framing::raw;
@@ -205,18 +204,16 @@ net::awaitable<bool> upstream_exchange::relay_response() {
     // The backend delimits the body by closing: chunk it for HTTP/1.1 clients, close for 1.0.
     upstream_reusable = false;
     if (req_.client_version >= 11) {
-      res.chunked(true);
+      out.framing = response_body_framing::add_chunked;
       framing = body_framing::chunked;
     } else {
-      keep_alive = false;
+      out.keep_alive = keep_alive = false;
     }
   } else if (res.chunked() && req_.client_version < 11) {
-    res.chunked(false);
+    out.framing = response_body_framing::remove_chunked;
     framing = body_framing::raw;
-    keep_alive = false;
+    out.keep_alive = keep_alive = false;
   }
-  res.version(req_.client_version >= 11 ? 11 : 10);
-  res.keep_alive(keep_alive);
 
   // Read the first body piece before writing, so a small response leaves in one write.
   std::size_t pending = 0;
@@ -231,7 +228,7 @@ net::awaitable<bool> upstream_exchange::relay_response() {
     pending = got;
   }
   auto& head = session_.head_buffer();
-  serialize_response_head(head, res);
+  serialize_downstream_response(head, res, out);
   auto relayed = co_await relay_body(conn_->io, *response_, session_.io(), head, framing,
                                      session_.relay(), pending, t.idle);
   if (relayed.outcome != relay_outcome::done) {
@@ -271,7 +268,9 @@ net::awaitable<bool> upstream_exchange::tunnel(http::response<http::buffer_body>
   const auto idle = req_.snap.cfg->timeouts.idle;
   auto& client = session_.io();
   auto& head = session_.head_buffer();
-  serialize_response_head(head, res);
+  serialize_downstream_response(head, res,
+                                response_context{req_.client_version >= 11 ? 11u : 10u, false, true,
+                                                 response_body_framing::none});
   if (co_await write_piece(client, head, body_framing::none, nullptr, 0, true, idle))
     co_return false;
   // Bytes that arrived behind the 101 or behind the request belong to the new protocol.

@@ -65,7 +65,9 @@ class worker {
 
   unsigned index_;
   proxy_shared& shared_;
-  boost::asio::io_context ioc_{1};
+  // Only this worker's thread touches its sockets and timers (other threads post), so the
+  // reactor can skip its locks.
+  boost::asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   boost::asio::ip::tcp::acceptor acceptor_{ioc_};
   boost::asio::steady_timer sweep_timer_{ioc_};
   upstream_pool upstreams_;
