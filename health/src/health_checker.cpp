@@ -5,6 +5,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -170,9 +171,8 @@ void health_checker::set_targets(std::vector<health_target> targets) {
       ++it;
       continue;
     }
+    retire(it->second);
     detail::checker_target& t = *it->second;
-    t.retired = true;
-    t.cancel.emit(net::cancellation_type::terminal);
     balancer::backend& b = *t.target.backend;
     if (!b.local_up()) {
       // An unchecked backend is up (SPEC); leaving it down would strand it forever.
@@ -206,13 +206,20 @@ void health_checker::start(const std::shared_ptr<detail::checker_target>& t) {
                 net::bind_cancellation_slot(t->cancel.slot(), net::detached));
 }
 
+void health_checker::retire(const std::shared_ptr<detail::checker_target>& t) {
+  t->retired = true;
+  // The signal is emitted from a posted handler, never inline: co_spawn's cancellation handler
+  // dispatches to the coroutine's executor, which from outside run() means a post that captures
+  // the signal by address; running inside run() keeps that dispatch inline, and the lambda's
+  // reference keeps the signal alive even if the coroutine finishes first.
+  net::post(ioc_, [t] { t->cancel.emit(net::cancellation_type::terminal); });
+}
+
 void health_checker::stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& [key, t] : targets_) {
-    t->retired = true;
-    t->cancel.emit(net::cancellation_type::terminal);
-  }
+  for (auto& [key, t] : targets_)
+    retire(t);
   targets_.clear();
 }
 

@@ -101,6 +101,7 @@ class health_checker {
 
  private:
   void start(const std::shared_ptr<detail::checker_target>& t);
+  void retire(const std::shared_ptr<detail::checker_target>& t);
 
   boost::asio::io_context& ioc_;
   std::shared_ptr<detail::checker_shared> shared_;
