@@ -1,1 +1,0 @@
-// Cluster protocol: see include/tally/cluster/.

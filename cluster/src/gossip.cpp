@@ -1,0 +1,225 @@
+#include "tally/cluster/gossip.hpp"
+
+#include <atomic>
+#include <mutex>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+namespace tally::cluster {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+// Our peers answer with a short acknowledgement; anything larger is not a tally replica.
+constexpr std::size_t max_response_body = 64 * 1024;
+}  // namespace
+
+// One peer: its connection and statistics. Owned jointly by the client and the running exchange,
+// so an exchange that outlives the client (shutdown) still touches valid memory.
+struct gossip_client::channel : std::enable_shared_from_this<channel> {
+  channel(net::io_context& ioc, config::peer_config p, std::string token_,
+          std::chrono::milliseconds timeout_, steady_clock_fn clock_, log_fn log_)
+      : peer(std::move(p)),
+        token(std::move(token_)),
+        timeout(timeout_),
+        clock(std::move(clock_)),
+        log(std::move(log_)),
+        stream(ioc),
+        resolver(ioc) {}
+
+  // Static so the coroutine frame owns `self` from creation, before it first runs.
+  static net::awaitable<void> run(std::shared_ptr<channel> self,
+                                  std::shared_ptr<const std::string> body) {
+    error_code ec;
+    unsigned status = co_await self->exchange(*body, ec);
+    self->finish(ec, status);
+    self->in_flight.store(false);
+  }
+
+  // Resolves the peer's host; numeric addresses skip the resolver. A name lookup is raced with a
+  // timer because the resolver has no deadline of its own.
+  net::awaitable<error_code> connect() {
+    error_code ec;
+    auto address = net::ip::make_address(peer.address.host, ec);
+    if (!ec) {
+      auto [cec] =
+          co_await stream.async_connect(tcp::endpoint(address, peer.address.port), use_tuple);
+      co_return cec;
+    }
+    net::steady_timer timer(stream.get_executor(), timeout);
+    timer.async_wait([self = shared_from_this()](error_code tec) {
+      if (!tec) self->resolver.cancel();
+    });
+    auto [rec, results] = co_await resolver.async_resolve(
+        peer.address.host, std::to_string(peer.address.port), use_tuple);
+    timer.cancel();
+    if (rec) co_return rec;
+    auto [cec, ep] = co_await stream.async_connect(results, use_tuple);
+    co_return cec;
+  }
+
+  // Returns the HTTP status (0 when none arrived) and sets ec on transport errors.
+  net::awaitable<unsigned> exchange(const std::string& body, error_code& ec) {
+    // One deadline for the whole exchange: the stream's timer covers every operation started
+    // until it is re-armed.
+    stream.expires_after(timeout);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const bool reused = connected;
+      if (!connected) {
+        ec = co_await connect();
+        if (ec) break;
+        connected = true;
+      }
+      http::request<http::string_body> req{http::verb::post, "/cluster/votes", 11};
+      req.set(http::field::host, peer.address.text);
+      req.set(http::field::user_agent, "tally-cluster");
+      req.set(http::field::content_type, "application/json");
+      if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+      req.keep_alive(true);
+      req.body() = body;
+      req.prepare_payload();
+      auto [wec, wn] = co_await http::async_write(stream, req, use_tuple);
+      ec = wec;
+      if (!ec) {
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(max_response_body);
+        auto [rec, rn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        ec = rec;
+        if (!ec) {
+          const auto& res = parser.get();
+          if (!res.keep_alive()) close();
+          co_return res.result_int();
+        }
+      }
+      close();
+      // A kept-alive connection the peer closed while idle fails at once; try a fresh one. Any
+      // other failure (or a fresh connection failing) ends the exchange.
+      if (!reused || ec == beast::error::timeout) break;
+    }
+    co_return 0;
+  }
+
+  void close() {
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.close();
+    buffer.clear();
+    connected = false;
+  }
+
+  void finish(const error_code& ec, unsigned status) {
+    std::string error;
+    if (ec)
+      error = ec.message();
+    else if (status != 200)
+      error = "HTTP " + std::to_string(status);
+    bool transition = false;
+    {
+      std::lock_guard lock(mutex);
+      if (error.empty()) {
+        transition = !last_error.empty() || successes == 0;
+        last_success = clock();
+        ++successes;
+      } else {
+        transition = last_error != error;
+        ++failures;
+      }
+      last_error = error;
+    }
+    // One line per change of state, not one per round.
+    if (transition && log) {
+      if (error.empty())
+        log("cluster: peer " + peer.id + " (" + peer.address.text + ") answers");
+      else
+        log("cluster: peer " + peer.id + " (" + peer.address.text + ") failed: " + error);
+    }
+  }
+
+  const config::peer_config peer;
+  const std::string token;
+  const std::chrono::milliseconds timeout;
+  const steady_clock_fn clock;
+  const log_fn log;
+
+  // Used only by the exchange coroutine (one at a time, guarded by in_flight) and by close()
+  // posted to the io_context.
+  beast::tcp_stream stream;
+  tcp::resolver resolver;
+  beast::flat_buffer buffer;
+  bool connected = false;
+
+  std::atomic<bool> in_flight{false};
+  mutable std::mutex mutex;  // guards the statistics below, read by peers() on any thread
+  std::optional<steady_time> last_success;
+  std::string last_error = "no exchange yet";
+  std::uint64_t successes = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t skipped = 0;
+};
+
+gossip_client::gossip_client(net::io_context& ioc, const std::vector<config::peer_config>& peers,
+                             std::string token, std::chrono::milliseconds timeout,
+                             steady_clock_fn clock, log_fn log)
+    : ioc_(ioc) {
+  for (const auto& p : peers)
+    channels_.push_back(std::make_shared<channel>(ioc, p, token, timeout, clock, log));
+}
+
+gossip_client::~gossip_client() {
+  stop();
+}
+
+void gossip_client::send_round(std::shared_ptr<const std::string> body) {
+  if (stopped_) return;
+  for (auto& ch : channels_) {
+    if (ch->in_flight.exchange(true)) {
+      std::lock_guard lock(ch->mutex);
+      ++ch->skipped;
+      continue;
+    }
+    net::co_spawn(ioc_, channel::run(ch, body), net::detached);
+  }
+}
+
+void gossip_client::stop() {
+  if (stopped_.exchange(true)) return;
+  for (auto& ch : channels_)
+    net::post(ioc_, [ch] {
+      ch->resolver.cancel();
+      ch->close();
+    });
+}
+
+std::vector<peer_snapshot> gossip_client::peers() const {
+  std::vector<peer_snapshot> out;
+  out.reserve(channels_.size());
+  for (const auto& ch : channels_) {
+    peer_snapshot s;
+    s.id = ch->peer.id;
+    s.address = ch->peer.address.text;
+    s.in_flight = ch->in_flight.load();
+    std::lock_guard lock(ch->mutex);
+    s.last_success = ch->last_success;
+    s.last_error = ch->last_error;
+    s.successes = ch->successes;
+    s.failures = ch->failures;
+    s.skipped = ch->skipped;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace tally::cluster

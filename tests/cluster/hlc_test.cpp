@@ -1,0 +1,93 @@
+#include <doctest/doctest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "tally/cluster/hlc.hpp"
+
+using namespace tally::cluster;
+
+namespace {
+struct manual_wall {
+  std::int64_t ms = 1000;
+  system_ms_fn fn() {
+    return [this] { return ms; };
+  }
+};
+}  // namespace
+
+TEST_CASE("hlc: now() is strictly monotonic even when the wall clock stalls or goes back") {
+  manual_wall wall;
+  hybrid_clock clock("a", wall.fn());
+  auto t1 = clock.now();
+  CHECK(t1.physical_ms == 1000);
+  CHECK(t1.logical == 0);
+  auto t2 = clock.now();  // same millisecond
+  CHECK(t1 < t2);
+  CHECK(t2.logical == 1);
+  wall.ms = 900;  // clock stepped back
+  auto t3 = clock.now();
+  CHECK(t2 < t3);
+  CHECK(t3.physical_ms == 1000);
+  wall.ms = 1500;
+  auto t4 = clock.now();
+  CHECK(t3 < t4);
+  CHECK(t4.physical_ms == 1500);
+  CHECK(t4.logical == 0);
+}
+
+TEST_CASE("hlc: update() moves past a remote stamp from the future and stays ahead of it") {
+  manual_wall wall;
+  hybrid_clock clock("a", wall.fn());
+  hlc_timestamp remote{5000, 7, "b"};
+  auto t = clock.update(remote);
+  CHECK(t.physical_ms == 5000);
+  CHECK(t.logical == 8);
+  CHECK(remote < t);
+  CHECK(remote < clock.now());
+  // Equal physical parts on both sides: the larger counter wins, plus one.
+  auto t2 = clock.update({5000, 20, "c"});
+  CHECK(t2.logical == 21);
+  // A remote stamp from the past only ticks the counter.
+  auto t3 = clock.update({10, 99, "c"});
+  CHECK(t3.physical_ms == 5000);
+  CHECK(t3.logical == 22);
+  // Once the wall clock passes the adopted time, the counter resets.
+  wall.ms = 6000;
+  auto t4 = clock.update({10, 0, "c"});
+  CHECK(t4.physical_ms == 6000);
+  CHECK(t4.logical == 0);
+}
+
+TEST_CASE("hlc: a causally later event is ordered after its cause on another node") {
+  manual_wall wall_a, wall_b;
+  wall_b.ms = 10;  // b's clock is far behind a's
+  hybrid_clock a("a", wall_a.fn()), b("b", wall_b.fn());
+  auto sent = a.now();
+  b.update(sent);
+  auto later = b.now();
+  CHECK(sent < later);
+}
+
+TEST_CASE("hlc: total order with the node id as the last tie-break") {
+  hlc_timestamp x{100, 1, "a"}, y{100, 1, "b"}, z{100, 2, "a"}, w{101, 0, "a"};
+  CHECK(x < y);
+  CHECK(y < z);
+  CHECK(z < w);
+  CHECK(x == hlc_timestamp{100, 1, "a"});
+  CHECK_FALSE(y < x);
+}
+
+TEST_CASE("hlc: JSON round trip and strict decoding") {
+  hlc_timestamp t{1'700'000'000'123, 42, "lb-1"};
+  auto v = to_json(t);
+  auto back = hlc_from_json(boost::json::parse(boost::json::serialize(v)));
+  REQUIRE(back);
+  CHECK(*back == t);
+  CHECK_FALSE(hlc_from_json(boost::json::parse(R"({"ms": 1, "c": 1})")));
+  CHECK_FALSE(hlc_from_json(boost::json::parse(R"({"ms": "1", "c": 1, "node": "a"})")));
+  CHECK_FALSE(hlc_from_json(boost::json::parse(R"({"ms": -1, "c": 1, "node": "a"})")));
+  CHECK_FALSE(hlc_from_json(boost::json::parse(R"({"ms": 1, "c": 4294967296, "node": "a"})")));
+  CHECK_FALSE(hlc_from_json(boost::json::parse(R"({"ms": 1.5, "c": 1, "node": "a"})")));
+  CHECK_FALSE(hlc_from_json(boost::json::parse(R"([1, 1, "a"])")));
+}
