@@ -61,7 +61,8 @@ net::awaitable<void> downstream_session::run() {
   bool first_request = true;
   for (;;) {
     auto snap = worker_.snapshot();  // held for the whole request: a reload cannot pull it away
-    request_parser parser;
+    request_parser parser(std::piecewise_construct, std::make_tuple(),
+                          std::make_tuple(proxy_allocator(arena_)));
     parser.header_limit(static_cast<std::uint32_t>(snap->cfg->limits.max_header_bytes));
     parser.body_limit(snap->cfg->limits.max_body_bytes);
     std::size_t header_bytes = 0;
@@ -166,7 +167,7 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
     co_return reusable;
   }
 
-  const bool upgrade = wants_upgrade(req);
+  const bool upgrade = wants_upgrade(req.base());
   std::size_t prefetched = 0;
   if (!p.is_done()) {
     if (auto expect = req.find(http::field::expect); expect != req.end()) {

@@ -26,6 +26,7 @@ class downstream_session : public session_base,
   relay_buffer& relay() noexcept { return relay_; }
   std::string& head_buffer() noexcept { return head_; }
   worker& owner() noexcept { return worker_; }
+  proxy_allocator allocator() noexcept { return proxy_allocator(arena_); }
   std::string_view client_ip() const noexcept { return client_ip_; }
   // Writes one of tally's own error responses (error_response.hpp) with this request's id.
   net::awaitable<void> send_error(unsigned status, std::string_view detail, bool keep_alive);
@@ -41,7 +42,8 @@ class downstream_session : public session_base,
   bool idle_ = false;  // between requests, nothing of the next one received yet
   std::string client_ip_;
   relay_buffer relay_;
-  std::string head_;  // serialized message heads, reused for every request
+  header_arena arena_;  // fields of the request and response in flight
+  std::string head_;    // serialized message heads, reused for every request
   char request_id_[128];
   std::size_t request_id_size_ = 0;
 };

@@ -1,5 +1,7 @@
 #include "header_rewrite.hpp"
 
+#include "header_arena.hpp"
+
 #include <array>
 #include <charconv>
 
@@ -78,7 +80,8 @@ connection_tokens tokens_of(const Fields& f) {
 
 }  // namespace
 
-void serialize_upstream_request(std::string& out, const http::request_header<>& req,
+template <class Fields>
+void serialize_upstream_request(std::string& out, const http::header<true, Fields>& req,
                                 const forward_context& ctx) {
   out.clear();
   out.append(req.method_string()).append(" ").append(req.target()).append(" HTTP/1.1\r\n");
@@ -126,7 +129,8 @@ void serialize_upstream_request(std::string& out, const http::request_header<>& 
   out.append("\r\n");
 }
 
-void serialize_downstream_response(std::string& out, const http::response_header<>& res,
+template <class Fields>
+void serialize_downstream_response(std::string& out, const http::header<false, Fields>& res,
                                    const response_context& ctx) {
   out.clear();
   out.append(ctx.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
@@ -168,7 +172,8 @@ void serialize_downstream_response(std::string& out, const http::response_header
   out.append("1.1 tally\r\n\r\n");
 }
 
-bool wants_upgrade(const http::fields& f) {
+template <class Fields>
+bool wants_upgrade(const Fields& f) {
   bool has_upgrade = false, connection_upgrade = false;
   for (const auto& field : f) {
     if (field.name() == http::field::upgrade) has_upgrade = true;
@@ -178,6 +183,21 @@ bool wants_upgrade(const http::fields& f) {
   }
   return has_upgrade && connection_upgrade;
 }
+
+// The proxy's arena-allocated fields, and Beast's default fields (tests, tools).
+using arena_fields = http::basic_fields<arena_allocator<char>>;
+template void serialize_upstream_request(std::string&, const http::header<true, http::fields>&,
+                                         const forward_context&);
+template void serialize_upstream_request(std::string&, const http::header<true, arena_fields>&,
+                                         const forward_context&);
+template void serialize_downstream_response(std::string&, const http::header<false, http::fields>&,
+                                            const response_context&);
+template void serialize_downstream_response(std::string&, const http::header<false, arena_fields>&,
+                                            const response_context&);
+template bool wants_upgrade(const http::fields&);
+template bool wants_upgrade(const arena_fields&);
+template bool wants_upgrade(const http::header<true, http::fields>&);
+template bool wants_upgrade(const http::header<true, arena_fields>&);
 
 bool valid_request_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > 128) return false;

@@ -24,7 +24,9 @@ struct forward_context {
 // Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade unless upgrading) and every field named in
 // Connection removed; X-Forwarded-For appended to (several fields merged into one list),
 // X-Forwarded-Proto and X-Forwarded-Host set, Via appended to, X-Request-Id set.
-void serialize_upstream_request(std::string& out, const boost::beast::http::request_header<>& req,
+template <class Fields>
+void serialize_upstream_request(std::string& out,
+                                const boost::beast::http::header<true, Fields>& req,
                                 const forward_context& ctx);
 
 enum class response_body_framing { none, as_received, add_chunked, remove_chunked };
@@ -38,12 +40,14 @@ struct response_context {
 
 // Status line and fields for the client: hop-by-hop fields removed, Via appended to,
 // Connection set for the keep-alive decision, Transfer-Encoding adjusted to the framing.
+template <class Fields>
 void serialize_downstream_response(std::string& out,
-                                   const boost::beast::http::response_header<>& res,
+                                   const boost::beast::http::header<false, Fields>& res,
                                    const response_context& ctx);
 
 // True when the request asks to switch protocols: "Connection: upgrade" plus an Upgrade header.
-bool wants_upgrade(const boost::beast::http::fields& f);
+template <class Fields>
+bool wants_upgrade(const Fields& f);
 
 // An X-Request-Id from a client is kept when it is 1..128 visible ASCII characters.
 bool valid_request_id(std::string_view id) noexcept;

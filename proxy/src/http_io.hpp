@@ -37,11 +37,10 @@ enum class header_read { ok, closed, timed_out, too_large, body_too_large, malfo
 // Reads until `p` has a complete header. The first byte must come within `first_byte`, the
 // whole block within `whole` from the first byte (when bytes are already buffered, from now).
 // `header_bytes` receives the size of the header block, still at the front of io.buffer.
-template <bool isRequest>
-net::awaitable<header_read> read_header(connection_io& io,
-                                        http::parser<isRequest, http::buffer_body>& p,
-                                        std::size_t limit, milliseconds first_byte,
-                                        milliseconds whole, std::size_t& header_bytes,
+template <class Parser>
+net::awaitable<header_read> read_header(connection_io& io, Parser& p, std::size_t limit,
+                                        milliseconds first_byte, milliseconds whole,
+                                        std::size_t& header_bytes,
                                         const std::atomic<bool>* stop_if_idle = nullptr) {
   bool started = io.buffer.size() > 0;
   io.deadline.expires_after(started ? whole : first_byte);
@@ -77,10 +76,10 @@ net::awaitable<header_read> read_header(connection_io& io,
 // Parses body bytes into `rb` — first those already buffered, reading from the socket only when
 // none are. Returns the number of body bytes placed in `rb` (0 only when the message is done).
 // need_buffer is not an error; the end of a close-delimited body is.
-template <bool isRequest>
-net::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
-    connection_io& io, http::parser<isRequest, http::buffer_body>& p, relay_buffer& rb,
-    milliseconds timeout) {
+template <class Parser>
+net::awaitable<std::pair<error_code, std::size_t>> read_body_piece(connection_io& io, Parser& p,
+                                                                   relay_buffer& rb,
+                                                                   milliseconds timeout) {
   auto& body = p.get().body();
   body.data = rb.data();
   body.size = relay_buffer::capacity;
@@ -124,11 +123,10 @@ struct relay_result {
   error_code ec;
 };
 
-template <bool isRequest>
-net::awaitable<relay_result> relay_body(connection_io& src,
-                                        http::parser<isRequest, http::buffer_body>& p,
-                                        connection_io& dst, std::string_view head,
-                                        body_framing framing, relay_buffer& rb, std::size_t pending,
+template <class Parser>
+net::awaitable<relay_result> relay_body(connection_io& src, Parser& p, connection_io& dst,
+                                        std::string_view head, body_framing framing,
+                                        relay_buffer& rb, std::size_t pending,
                                         milliseconds timeout) {
   for (;;) {
     bool last = p.is_done();

@@ -8,6 +8,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include "header_arena.hpp"
+
 namespace tally::proxy {
 
 namespace net = boost::asio;
@@ -20,7 +22,10 @@ using error_code = boost::system::error_code;
 // paths are values, handled where they occur.
 inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-using request_parser = http::request_parser<http::buffer_body>;
-using response_parser = http::response_parser<http::buffer_body>;
+// Parsed fields live in the connection's header_arena instead of one heap block per field.
+using proxy_allocator = arena_allocator<char>;
+using proxy_fields = http::basic_fields<proxy_allocator>;
+using request_parser = http::parser<true, http::buffer_body, proxy_allocator>;
+using response_parser = http::parser<false, http::buffer_body, proxy_allocator>;
 
 }  // namespace tally::proxy

@@ -1,5 +1,7 @@
 #include "request_checks.hpp"
 
+#include "header_arena.hpp"
+
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
@@ -33,7 +35,8 @@ bool transfer_encoding_ok(std::string_view te) {
 
 }  // namespace
 
-const char* find_request_problem(const http::request_header<>& req,
+template <class Fields>
+const char* find_request_problem(const http::header<true, Fields>& req,
                                  std::string_view raw_header) noexcept {
   if (has_obs_fold(raw_header)) return "obsolete line folding in a header field";
   auto te = req.find(http::field::transfer_encoding);
@@ -53,5 +56,11 @@ const char* find_request_problem(const http::request_header<>& req,
   if (target.empty()) return "empty request target";
   return nullptr;
 }
+
+using arena_fields = http::basic_fields<arena_allocator<char>>;
+template const char* find_request_problem(const http::header<true, http::fields>&,
+                                          std::string_view) noexcept;
+template const char* find_request_problem(const http::header<true, arena_fields>&,
+                                          std::string_view) noexcept;
 
 }  // namespace tally::proxy

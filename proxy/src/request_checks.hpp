@@ -13,7 +13,8 @@ namespace tally::proxy {
 
 // Returns null when the request may be forwarded, else the reason to answer 400.
 // `raw_header` is the header block exactly as received (request line to the empty line).
-const char* find_request_problem(const boost::beast::http::request_header<>& req,
+template <class Fields>
+const char* find_request_problem(const boost::beast::http::header<true, Fields>& req,
                                  std::string_view raw_header) noexcept;
 
 // True when the header block continues a field on the next line (obs-fold, RFC 9112 §5.2).

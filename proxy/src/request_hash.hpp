@@ -9,7 +9,7 @@
 
 namespace tally::proxy {
 
-inline std::uint64_t request_hash(const config::hash_key_config& cfg, const http::fields& req,
+inline std::uint64_t request_hash(const config::hash_key_config& cfg, const proxy_fields& req,
                                   std::string_view client_ip) {
   balancer::hash_source src{client_ip, std::nullopt, std::nullopt};
   using source = config::hash_key_config::source;

@@ -161,7 +161,8 @@ net::awaitable<upstream_exchange::try_result> upstream_exchange::try_backend(std
     }
 
     for (;;) {
-      response_.emplace();
+      response_.emplace(std::piecewise_construct, std::make_tuple(),
+                        std::make_tuple(session_.allocator()));
       response_->header_limit(64 * 1024);
       response_->body_limit(std::numeric_limits<std::uint64_t>::max());
       if (req.method() == http::verb::head) response_->skip(true);
@@ -263,7 +264,8 @@ net::awaitable<void> pump(connection_io& from, connection_io& to, char* buf, std
 
 }  // namespace
 
-net::awaitable<bool> upstream_exchange::tunnel(http::response<http::buffer_body>& res) {
+net::awaitable<bool> upstream_exchange::tunnel(
+    http::response<http::buffer_body, proxy_fields>& res) {
   using namespace net::experimental::awaitable_operators;
   const auto idle = req_.snap.cfg->timeouts.idle;
   auto& client = session_.io();

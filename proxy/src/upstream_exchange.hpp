@@ -53,7 +53,7 @@ class upstream_exchange {
 
   net::awaitable<try_result> try_backend(std::size_t backend_index);
   net::awaitable<bool> relay_response();
-  net::awaitable<bool> tunnel(http::response<http::buffer_body>& res);
+  net::awaitable<bool> tunnel(http::response<http::buffer_body, proxy_fields>& res);
   net::awaitable<bool> fail(failure what);
 
   downstream_session& session_;

@@ -138,6 +138,7 @@ TEST_CASE("SIGTERM lets a slow request in flight finish, then tally exits 0") {
   REQUIRE(backends.backend(0).stats().requests.load() == 1);
   tally.send_signal(SIGTERM);
   CHECK(curl.wait_exit(std::chrono::seconds(10)) == 0);
+  CHECK(curl.wait_for_output_end());
   CHECK(curl.output() == "b1\n");
   CHECK(tally.wait_exit(std::chrono::seconds(10)) == 0);
   CHECK(tally.output().find("draining") != std::string::npos);
