@@ -196,6 +196,7 @@ TEST_CASE("access_log: a stalled sink makes write() drop and count, never block"
   REQUIRE(::mkfifo(tmp.path.c_str(), 0600) == 0);
   const int reader = ::open(tmp.path.c_str(), O_RDONLY | O_NONBLOCK);
   REQUIRE(reader >= 0);
+  std::thread drain;
   {
     access_log log(tmp.path.string(), 4096);
     const std::string line = format(sample_record());
@@ -221,7 +222,7 @@ TEST_CASE("access_log: a stalled sink makes write() drop and count, never block"
     CHECK(log.dropped() == before + 1);
 
     // Drain the pipe so the destructor's flush can finish.
-    std::thread drain([reader] {
+    drain = std::thread([reader] {
       const int fl = ::fcntl(reader, F_GETFL);
       ::fcntl(reader, F_SETFL, fl & ~O_NONBLOCK);
       char buf[65536];
@@ -230,8 +231,10 @@ TEST_CASE("access_log: a stalled sink makes write() drop and count, never block"
     });
     log.flush();
     CHECK(log.written() == static_cast<std::uint64_t>(accepted));
-    drain.detach();  // ends at EOF when the log closes its end
   }
+  // The log's destructor closed the writing end, so the drain sees EOF. Joined before closing
+  // `reader`: a thread still reading a closed (and reused) fd number would steal other data.
+  drain.join();
   ::close(reader);
 }
 
