@@ -62,6 +62,9 @@ net::awaitable<admin_response> admin_routes::handle(const admin_request& req) {
     body.push_back('\n');
     co_return make_admin_response(req, http::status::ok, std::move(body), "application/json");
   }
+  if (path == "/metrics" && get)
+    co_return make_admin_response(req, http::status::ok, ctx_.registry.scrape(),
+                                  "text/plain; version=0.0.4; charset=utf-8");
   if (path == "/reload" && req.method() == http::verb::post) {
     auto errors = co_await ctx_.reload();
     json::object o;
@@ -71,7 +74,8 @@ net::awaitable<admin_response> admin_routes::handle(const admin_request& req) {
                                   errors.empty() ? http::status::ok : http::status::bad_request,
                                   json::serialize(o) + "\n", "application/json");
   }
-  if (path == "/healthz" || path == "/readyz" || path == "/status" || path == "/reload")
+  if (path == "/healthz" || path == "/readyz" || path == "/status" || path == "/reload" ||
+      path == "/metrics")
     co_return make_admin_response(req, http::status::method_not_allowed, "method not allowed\n",
                                   "text/plain");
   co_return make_admin_response(req, http::status::not_found,

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "admin_server.hpp"
+#include "tally/proxy/metrics.hpp"
 #include "tally/proxy/proxy_server.hpp"
 #include "tally/proxy/routing_snapshot.hpp"
 
@@ -14,6 +15,7 @@ class admin_routes {
   struct context {
     snapshot_holder& snapshots;
     proxy_server& proxy;
+    metrics& registry;
     std::function<bool()> ready;
     // Re-reads the config off the control loop; returns the errors as text, empty on success.
     std::function<net::awaitable<std::string>()> reload;

@@ -11,7 +11,9 @@
 #include "admin_routes.hpp"
 #include "admin_server.hpp"
 #include "tally/config/load.hpp"
+#include "tally/proxy/access_log.hpp"
 #include "tally/proxy/log.hpp"
+#include "tally/proxy/metrics.hpp"
 #include "tally/proxy/proxy_server.hpp"
 
 namespace tally::proxy {
@@ -49,6 +51,8 @@ struct app::impl {
   net::io_context control{1};
   // Blocking work (reading the config file, resolving names) runs here, never on a loop.
   net::thread_pool blocking{1};
+  metrics registry;
+  std::unique_ptr<access_log> requests_log;
   std::unique_ptr<snapshot_holder> snapshots;
   std::unique_ptr<proxy_server> proxy;
   std::unique_ptr<admin_server> admin;
@@ -76,8 +80,19 @@ void app::start() {
   auto& d = *impl_;
   const auto& cfg = *d.first_config;
   unsigned workers = worker_count(cfg);
-  d.snapshots = std::make_unique<snapshot_holder>(build_snapshot(d.first_config, nullptr, workers));
-  d.proxy = std::make_unique<proxy_server>(*d.snapshots, workers);
+  d.snapshots = std::make_unique<snapshot_holder>(
+      build_snapshot(d.first_config, nullptr, workers, &d.registry));
+  if (cfg.access_log.enabled) d.requests_log = std::make_unique<access_log>(cfg.access_log.path);
+  d.proxy = std::make_unique<proxy_server>(*d.snapshots, workers, d.requests_log.get());
+  // Gauges mirror live state: read it when Prometheus scrapes, not on the request path.
+  d.registry.set_refresher([d = &d](metrics& m) {
+    auto snap = d->snapshots->load();
+    for (const auto& pool : snap->pools)
+      for (const auto& b : pool->backends())
+        m.set_backend_state(pool->name(), b->address(),
+                            backend_state{b->up(), b->local_up(), 0, b->active_requests()});
+    m.set_downstream_connections(d->proxy->connections());
+  });
   try {
     d.proxy->listen(endpoint_of(cfg.listen));
   } catch (const boost::system::system_error& e) {
@@ -85,7 +100,7 @@ void app::start() {
                              " (is another process using it? change `listen`)");
   }
   d.routes = std::make_unique<admin_routes>(admin_routes::context{
-      *d.snapshots, *d.proxy, [this] { return !impl_->shutting_down; },
+      *d.snapshots, *d.proxy, d.registry, [this] { return !impl_->shutting_down; },
       [this]() -> net::awaitable<std::string> {
         co_return co_await net::co_spawn(
             impl_->blocking,
@@ -119,6 +134,7 @@ std::uint16_t app::admin_port() const {
 int app::run() {
   impl_->control.run();
   impl_->proxy->stop();
+  if (impl_->requests_log) impl_->requests_log->flush();
   log_info("tally stopped");
   return impl_->exit_code;
 }
@@ -184,6 +200,7 @@ std::string app::impl::reload_now() {
   if (options.config_path.empty()) return "this instance has no config file to reload";
   auto loaded = config::load_config_file(options.config_path);
   if (!loaded.ok()) {
+    registry.count_config_reload(false);
     std::string text;
     for (const auto& e : loaded.errors) {
       log_error("reload rejected: " + e.to_string());
@@ -195,11 +212,13 @@ std::string app::impl::reload_now() {
   if (loaded.value->listen.text != current->cfg->listen.text)
     log_warn("reload: a new `listen` address takes effect only after a restart");
   try {
-    snapshots->store(build_snapshot(loaded.value, current.get(), proxy->workers()));
+    snapshots->store(build_snapshot(loaded.value, current.get(), proxy->workers(), &registry));
   } catch (const std::exception& e) {
+    registry.count_config_reload(false);
     log_error(std::string("reload rejected: ") + e.what());
     return std::string(e.what()) + "\n";
   }
+  registry.count_config_reload(true);
   log_info("reloaded " + options.config_path + " (config " +
            loaded.value->content_hash.substr(0, 12) + ")");
   return {};

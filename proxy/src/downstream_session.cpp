@@ -139,6 +139,7 @@ bool request_path(std::string_view target, std::string_view& host, std::string_v
 }  // namespace
 
 net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_snapshot& snap) {
+  const auto started = std::chrono::steady_clock::now();
   auto& req = p.get();
   const bool draining = worker_.shared().draining.load(std::memory_order_relaxed);
   const bool keep_alive = req.keep_alive() && !draining;
@@ -205,7 +206,30 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
                                                      keep_alive,
                                                      req.version(),
                                                      upgrade});
-  co_return co_await exchange.run();
+  bool again = co_await exchange.run();
+
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  if (snap.metrics)
+    snap.metrics->pool(route->pool_index)
+        .count_response(exchange.status(), std::chrono::duration<double>(elapsed).count());
+  if (auto* log = worker_.shared().requests_log) {
+    access_record r;
+    r.time = std::chrono::system_clock::now() -
+             std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed);
+    r.client = client_ip_;
+    r.method = req.method_string();
+    r.target = req.target();
+    r.status = exchange.status();
+    r.bytes_in = exchange.bytes_in();
+    r.bytes_out = exchange.bytes_out();
+    r.duration = elapsed;
+    r.pool = route->pool_name;
+    r.backend = exchange.backend_address();
+    r.tries = exchange.tries();
+    r.request_id = {request_id_, request_id_size_};
+    log->write(r);
+  }
+  co_return again;
 }
 
 }  // namespace tally::proxy

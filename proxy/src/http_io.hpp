@@ -126,13 +126,14 @@ struct relay_result {
 template <class Parser>
 net::awaitable<relay_result> relay_body(connection_io& src, Parser& p, connection_io& dst,
                                         std::string_view head, body_framing framing,
-                                        relay_buffer& rb, std::size_t pending,
-                                        milliseconds timeout) {
+                                        relay_buffer& rb, std::size_t pending, milliseconds timeout,
+                                        std::uint64_t& body_bytes) {
   for (;;) {
     bool last = p.is_done();
     auto wec = co_await write_piece(dst, head, framing, pending ? rb.data() : nullptr, pending,
                                     last, timeout);
     if (wec) co_return relay_result{relay_outcome::write_failed, wec};
+    body_bytes += pending;
     if (last) co_return relay_result{};
     head = {};
     auto [rec, got] = co_await read_body_piece(src, p, rb, timeout);

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "tally/proxy/access_log.hpp"
 #include "tally/proxy/routing_snapshot.hpp"
 
 namespace tally::proxy {
@@ -13,7 +14,9 @@ struct proxy_shared {
   snapshot_holder& snapshots;
   std::atomic<std::int64_t> downstream_connections{0};
   std::atomic<std::int64_t> active_requests{0};
+  std::atomic<std::int64_t> retries_in_flight{0};
   std::atomic<bool> draining{false};
+  access_log* requests_log = nullptr;  // null when access_log.enabled is false
 };
 
 }  // namespace tally::proxy

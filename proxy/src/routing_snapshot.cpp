@@ -45,7 +45,7 @@ std::shared_ptr<balancer::backend> carried_over(const routing_snapshot* previous
 
 std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const config::config> cfg,
                                                        const routing_snapshot* previous,
-                                                       unsigned workers) {
+                                                       unsigned workers, metrics* registry) {
   auto snap = std::make_shared<routing_snapshot>();
   net::io_context resolver_ctx;
   for (const auto& pc : cfg->pools) {
@@ -61,6 +61,16 @@ std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const con
     snap->endpoints.push_back(std::move(endpoints));
   }
   snap->routes = route_table(cfg->routes);
+  if (registry) {
+    std::vector<pool_binding> bindings;
+    for (const auto& pc : cfg->pools) {
+      pool_binding b{pc.name, {}};
+      for (const auto& bc : pc.backends)
+        b.backends.push_back(bc.address.text);
+      bindings.push_back(std::move(b));
+    }
+    snap->metrics = registry->bind(bindings);
+  }
   snap->cfg = std::move(cfg);
   return snap;
 }

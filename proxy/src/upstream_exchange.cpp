@@ -47,10 +47,40 @@ class active_request {
 
 }  // namespace
 
+namespace {
+
+upstream_outcome outcome_of(upstream_exchange::failure f, unsigned status) {
+  using failure = upstream_exchange::failure;
+  switch (f) {
+    case failure::none:
+      return status >= 500 ? upstream_outcome::http_5xx : upstream_outcome::success;
+    case failure::connect:
+    case failure::connect_timeout:
+      return upstream_outcome::connect_failure;
+    case failure::response_timeout:
+      return upstream_outcome::timeout;
+    case failure::client_body:
+      return upstream_outcome::aborted;
+    default:
+      return upstream_outcome::reset;
+  }
+}
+
+// Retries in flight stay under max(3, budget_percent of active requests), so a pool where
+// every backend fails cannot multiply its own load.
+bool retry_budget_allows(const proxy_shared& shared, unsigned budget_percent) {
+  auto active = shared.active_requests.load(std::memory_order_relaxed);
+  auto budget = std::max<std::int64_t>(3, active * budget_percent / 100);
+  return shared.retries_in_flight.load(std::memory_order_relaxed) < budget;
+}
+
+}  // namespace
+
 net::awaitable<bool> upstream_exchange::run() {
   auto& req = req_.parser.get();
   pool_ = req_.snap.pools[req_.pool_index].get();
   const auto& retry = pool_->config().retry;
+  const auto* metrics = req_.snap.metrics.get();
 
   balancer::pick_context pick;
   pick.worker = session_.owner().index();
@@ -64,7 +94,11 @@ net::awaitable<bool> upstream_exchange::run() {
   shared.active_requests.fetch_add(1, std::memory_order_relaxed);
   struct active_guard {
     proxy_shared& s;
-    ~active_guard() { s.active_requests.fetch_sub(1, std::memory_order_relaxed); }
+    bool retrying = false;
+    ~active_guard() {
+      s.active_requests.fetch_sub(1, std::memory_order_relaxed);
+      if (retrying) s.retries_in_flight.fetch_sub(1, std::memory_order_relaxed);
+    }
   } guard{shared};
 
   failure last = failure::none;
@@ -72,41 +106,77 @@ net::awaitable<bool> upstream_exchange::run() {
     int index = pool_->pick(pick);
     if (index < 0) break;
     pick.tried_mask |= std::uint64_t{1} << (static_cast<unsigned>(index) & 63);
-    backend_ = pool_->backends()[static_cast<std::size_t>(index)].get();
+    backend_index_ = static_cast<std::size_t>(index);
+    backend_ = pool_->backends()[backend_index_].get();
+    ++tries_;
     active_request active(*backend_);
-    auto result = co_await try_backend(static_cast<std::size_t>(index));
-    if (result.what == failure::none) {
-      backend_->record_success();
-      co_return co_await relay_response();
-    }
+    const bool last_try = attempt == retry.attempts;
+    auto result = co_await try_backend(backend_index_, may_replay && !last_try);
+    unsigned code = result.what == failure::none ? response_->get().result_int() : 0;
+    if (metrics)
+      metrics->backend(req_.pool_index, backend_index_).upstream(outcome_of(result.what, code));
     last = result.what;
-    if (last == failure::client_body) break;
-    backend_->record_failure();
 
     using rc = config::retry_condition;
+    retry_reason reason = retry_reason::reset;
     bool again = false;
     switch (last) {
+      case failure::none:
+        if (code < 500) {
+          backend_->record_success();
+          co_return co_await relay_response();
+        }
+        backend_->record_failure();
+        reason = code == 502   ? retry_reason::status_502
+                 : code == 503 ? retry_reason::status_503
+                               : retry_reason::status_504;
+        again = may_replay && ((code == 502 && retry.retries_on(rc::status_502)) ||
+                               (code == 503 && retry.retries_on(rc::status_503)) ||
+                               (code == 504 && retry.retries_on(rc::status_504)));
+        if (!again || last_try || !retry_budget_allows(shared, retry.budget_percent))
+          co_return co_await relay_response();  // the backend's own answer goes to the client
+        conn_.reset();  // its body is not read: the connection cannot be reused
+        break;
+      case failure::client_body:
+        co_return co_await fail(last);
       case failure::connect:
+        backend_->record_failure();
+        reason = retry_reason::connect_failure;
         again = retry.retries_on(rc::connect_failure);
         break;
       case failure::connect_timeout:
+        backend_->record_failure();
+        reason = retry_reason::connect_failure;
         again = retry.retries_on(rc::connect_failure) || retry.retries_on(rc::timeout);
         break;
       case failure::send:
       case failure::response_error:
+        backend_->record_failure();
         again = may_replay && !result.body_consumed && retry.retries_on(rc::reset);
         break;
       case failure::response_timeout:
+        backend_->record_failure();
+        reason = retry_reason::timeout;
         again = may_replay && retry.retries_on(rc::timeout);
         break;
       default:
         break;
     }
-    if (!again || attempt == retry.attempts) break;
-    if (retry.backoff.count() > 0) {
-      // Exponential backoff with full jitter keeps retries from a failing pool from syncing up.
+    if (!again || last_try) break;
+    // Connect failures sent nothing: they need no budget. Anything else repeats work.
+    if (last != failure::connect && last != failure::connect_timeout) {
+      if (!retry_budget_allows(shared, retry.budget_percent)) break;
+      if (!guard.retrying) {
+        guard.retrying = true;
+        shared.retries_in_flight.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (metrics) metrics->pool(req_.pool_index).retry(reason);
+    if (retry.backoff.count() > 0 && attempt > 0) {
+      // Exponential backoff with full jitter keeps retries from a failing pool from syncing
+      // up; the first retry goes at once (to another backend).
       thread_local std::minstd_rand rng{std::random_device{}()};
-      auto cap = retry.backoff * (1u << std::min(attempt, 6u));
+      auto cap = retry.backoff * (1u << std::min(attempt - 1, 6u));
       std::uniform_int_distribution<long> dist(0, static_cast<long>(cap.count()));
       net::steady_timer pause(session_.owner().io_context(), std::chrono::milliseconds(dist(rng)));
       co_await pause.async_wait(use_tuple);
@@ -116,7 +186,8 @@ net::awaitable<bool> upstream_exchange::run() {
   co_return co_await fail(last);
 }
 
-net::awaitable<upstream_exchange::try_result> upstream_exchange::try_backend(std::size_t index) {
+net::awaitable<upstream_exchange::try_result> upstream_exchange::try_backend(std::size_t index,
+                                                                             bool retryable) {
   auto& w = session_.owner();
   const auto& t = req_.snap.cfg->timeouts;
   const auto& ep = req_.snap.endpoints[req_.pool_index][index];
@@ -147,7 +218,8 @@ net::awaitable<upstream_exchange::try_result> upstream_exchange::try_backend(std
     const bool reused = conn_->reused;
 
     auto sent = co_await relay_body(session_.io(), req_.parser, conn_->io, head, framing,
-                                    session_.relay(), req_.prefetched, t.idle);
+                                    session_.relay(), req_.prefetched, t.idle, bytes_in_);
+    if (replayable) bytes_in_ = req_.prefetched;  // a replay sends the same bytes again
     if (sent.outcome == relay_outcome::read_failed) {
       client_ec_ = sent.ec;
       conn_.reset();
@@ -167,8 +239,12 @@ net::awaitable<upstream_exchange::try_result> upstream_exchange::try_backend(std
       response_->body_limit(std::numeric_limits<std::uint64_t>::max());
       if (req.method() == http::verb::head) response_->skip(true);
       std::size_t header_bytes = 0;
-      auto status = co_await read_header(conn_->io, *response_, 64 * 1024, t.upstream_response,
-                                         t.upstream_response, header_bytes);
+      // A try that can be retried waits at most retry.per_try_timeout; the last one (or one
+      // that cannot be repeated) waits the full timeouts.upstream_response.
+      auto wait = retryable ? std::min(t.upstream_response, pool_->config().retry.per_try_timeout)
+                            : t.upstream_response;
+      auto status =
+          co_await read_header(conn_->io, *response_, 64 * 1024, wait, wait, header_bytes);
       if (status != header_read::ok) {
         bool nothing_back = conn_->io.buffer.size() == 0;
         bool timed_out = conn_->io.deadline.timed_out();
@@ -190,6 +266,7 @@ net::awaitable<upstream_exchange::try_result> upstream_exchange::try_backend(std
 net::awaitable<bool> upstream_exchange::relay_response() {
   auto& res = response_->get();
   auto& w = session_.owner();
+  status_ = res.result_int();
   const auto& t = req_.snap.cfg->timeouts;
   const bool upgraded = req_.upgrade && res.result_int() == 101;
   bool keep_alive = req_.client_keep_alive && !upgraded;
@@ -231,7 +308,7 @@ net::awaitable<bool> upstream_exchange::relay_response() {
   auto& head = session_.head_buffer();
   serialize_downstream_response(head, res, out);
   auto relayed = co_await relay_body(conn_->io, *response_, session_.io(), head, framing,
-                                     session_.relay(), pending, t.idle);
+                                     session_.relay(), pending, t.idle, bytes_out_);
   if (relayed.outcome != relay_outcome::done) {
     // The response has started: nothing can be sent instead. Closing tells the client.
     conn_.reset();
@@ -319,6 +396,7 @@ net::awaitable<bool> upstream_exchange::fail(failure what) {
       detail = "the backend closed the connection or sent an invalid response";
       break;
     case failure::client_body:
+      status_ = client_ec_ == http::error::body_limit ? 413 : 400;
       if (client_ec_ == http::error::body_limit) {
         co_await session_.send_error(413, "the request body is larger than limits.max_body_bytes",
                                      false);
@@ -330,6 +408,7 @@ net::awaitable<bool> upstream_exchange::fail(failure what) {
     case failure::none:
       break;
   }
+  status_ = status;
   // The connection can go on only when the client's request was read to its end.
   bool keep_alive = req_.client_keep_alive && req_.parser.is_done();
   co_await session_.send_error(status, detail, keep_alive);

@@ -35,7 +35,15 @@ class upstream_exchange {
   // Returns true when the client connection may carry another request.
   net::awaitable<bool> run();
 
- private:
+  // What happened, for the access log and metrics (valid after run()).
+  unsigned status() const noexcept { return status_; }
+  unsigned tries() const noexcept { return tries_; }
+  std::string_view backend_address() const noexcept {
+    return backend_ ? std::string_view(backend_->address()) : std::string_view{};
+  }
+  std::uint64_t bytes_in() const noexcept { return bytes_in_; }
+  std::uint64_t bytes_out() const noexcept { return bytes_out_; }
+
   enum class failure {
     none,
     no_backend,
@@ -46,12 +54,14 @@ class upstream_exchange {
     response_error,
     client_body
   };
+
+ private:
   struct try_result {
     failure what = failure::none;
     bool body_consumed = false;  // client body bytes beyond the prefetch were read (no replay)
   };
 
-  net::awaitable<try_result> try_backend(std::size_t backend_index);
+  net::awaitable<try_result> try_backend(std::size_t backend_index, bool retryable);
   net::awaitable<bool> relay_response();
   net::awaitable<bool> tunnel(http::response<http::buffer_body, proxy_fields>& res);
   net::awaitable<bool> fail(failure what);
@@ -60,6 +70,11 @@ class upstream_exchange {
   exchange_request req_;
   const balancer::pool* pool_ = nullptr;
   balancer::backend* backend_ = nullptr;
+  std::size_t backend_index_ = 0;
+  unsigned status_ = 0;
+  unsigned tries_ = 0;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
   std::unique_ptr<upstream_connection> conn_;
   std::optional<response_parser> response_;
   error_code client_ec_;  // why reading the client's body failed (failure::client_body)

@@ -7,13 +7,15 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "tally/proxy/access_log.hpp"
 #include "tally/proxy/routing_snapshot.hpp"
 
 namespace tally::proxy {
 
 class proxy_server {
  public:
-  proxy_server(snapshot_holder& snapshots, unsigned workers);
+  // `requests_log` (may be null) receives one record per request; it must outlive the server.
+  proxy_server(snapshot_holder& snapshots, unsigned workers, access_log* requests_log = nullptr);
   ~proxy_server();
 
   // Binds every worker's listener (port 0 picks one port for all). Throws on failure.

@@ -12,6 +12,7 @@
 
 #include "tally/balancer/pool.hpp"
 #include "tally/config/config.hpp"
+#include "tally/proxy/metrics.hpp"
 #include "tally/proxy/route_table.hpp"
 
 namespace tally::proxy {
@@ -22,6 +23,8 @@ struct routing_snapshot {
   // endpoints[pool][backend]: where backend `backend` of pool `pool` is connected to.
   std::vector<std::vector<boost::asio::ip::tcp::endpoint>> endpoints;
   route_table routes;
+  // Metric handles [pool][backend] for this snapshot's pools (null when metrics are off).
+  std::shared_ptr<const metrics_binding> metrics;
 
   const balancer::pool* find_pool(std::string_view name) const noexcept;
 };
@@ -32,7 +35,8 @@ struct routing_snapshot {
 // Throws std::runtime_error with a message naming the backend when a name does not resolve.
 std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const config::config> cfg,
                                                        const routing_snapshot* previous,
-                                                       unsigned workers);
+                                                       unsigned workers,
+                                                       metrics* registry = nullptr);
 
 // Where the current snapshot lives. Workers keep their own copy and refresh it when the
 // generation changes, so the common path is one relaxed load.
