@@ -107,7 +107,7 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
       close();
       // A kept-alive connection the peer closed while idle fails at once; try a fresh one. Any
       // other failure (or a fresh connection failing) ends the exchange.
-      if (!reused || ec == beast::error::timeout) break;
+      if (!reused || ec == beast::error::timeout || stopped.load()) break;
     }
     co_return 0;
   }
@@ -162,6 +162,7 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
   bool connected = false;
 
   std::atomic<bool> in_flight{false};
+  std::atomic<bool> stopped{false};
   mutable std::mutex mutex;  // guards the statistics below, read by peers() on any thread
   std::optional<steady_time> last_success;
   std::string last_error = "no exchange yet";
@@ -196,11 +197,13 @@ void gossip_client::send_round(std::shared_ptr<const std::string> body) {
 
 void gossip_client::stop() {
   if (stopped_.exchange(true)) return;
-  for (auto& ch : channels_)
+  for (auto& ch : channels_) {
+    ch->stopped.store(true);
     net::post(ioc_, [ch] {
       ch->resolver.cancel();
       ch->close();
     });
+  }
 }
 
 std::vector<peer_snapshot> gossip_client::peers() const {
