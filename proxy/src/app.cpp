@@ -11,6 +11,8 @@
 #include "admin_routes.hpp"
 #include "admin_server.hpp"
 #include "tally/config/load.hpp"
+#include "tally/health/health_checker.hpp"
+#include "tally/health/health_target.hpp"
 #include "tally/proxy/access_log.hpp"
 #include "tally/proxy/log.hpp"
 #include "tally/proxy/metrics.hpp"
@@ -58,11 +60,17 @@ struct app::impl {
   std::unique_ptr<admin_server> admin;
   std::unique_ptr<admin_routes> routes;
   net::signal_set signals{control};
+  // Passive health (workers report, the control loop un-ejects) and active health checks.
+  health::outlier_detector outliers{[](std::string_view m) { log_info(m); }};
+  net::steady_timer outlier_timer{control};
+  std::unique_ptr<health::health_checker> checker;
   net::steady_timer drain_timer{control};
   bool shutting_down = false;
   int exit_code = 0;
 
   void watch_signals();
+  void watch_health();  // on the control loop: health targets for the current snapshot
+  void arm_outlier_timer();
   void begin_shutdown();
   net::awaitable<void> drain_then_stop();
   std::string reload_now();  // on the blocking pool
@@ -83,7 +91,19 @@ void app::start() {
   d.snapshots = std::make_unique<snapshot_holder>(
       build_snapshot(d.first_config, nullptr, workers, &d.registry));
   if (cfg.access_log.enabled) d.requests_log = std::make_unique<access_log>(cfg.access_log.path);
-  d.proxy = std::make_unique<proxy_server>(*d.snapshots, workers, d.requests_log.get());
+  d.proxy =
+      std::make_unique<proxy_server>(*d.snapshots, workers, d.requests_log.get(), &d.outliers);
+  d.checker = std::make_unique<health::health_checker>(
+      d.control, [] { return std::chrono::steady_clock::now(); },
+      [](std::string_view m) { log_info(m); });
+  d.checker->set_verdict_follows_local(true);  // a cluster of one follows its own checks
+  d.checker->set_on_result([r = &d.registry](std::string_view pool, const balancer::backend& b,
+                                             const health::probe_result& result) {
+    r->backend(pool, b.address()).health_check(result.ok);
+  });
+  d.outliers.set_on_ejection([d = &d](std::chrono::steady_clock::time_point) {
+    net::post(d->control, [d] { d->arm_outlier_timer(); });
+  });
   // Gauges mirror live state: read it when Prometheus scrapes, not on the request path.
   d.registry.set_refresher([d = &d](metrics& m) {
     auto snap = d->snapshots->load();
@@ -117,6 +137,7 @@ void app::start() {
   }
   d.proxy->start();
   d.admin->start();
+  net::post(d.control, [d = &d] { d->watch_health(); });
   if (d.options.handle_signals) d.watch_signals();
   log_info("tally " TALLY_VERSION " listening on " +
            d.proxy->local_endpoint().address().to_string() + ":" + std::to_string(proxy_port()) +
@@ -172,10 +193,29 @@ void app::impl::watch_signals() {
   });
 }
 
+void app::impl::watch_health() {
+  if (!checker) return;
+  auto snap = snapshots->load();
+  checker->set_targets(health::targets_for(snap->pools, snap->endpoints));
+}
+
+void app::impl::arm_outlier_timer() {
+  auto next = outliers.next_deadline();
+  if (!next) return;
+  outlier_timer.expires_at(*next);
+  outlier_timer.async_wait([this](error_code ec) {
+    if (ec) return;
+    outliers.tick(std::chrono::steady_clock::now());
+    arm_outlier_timer();
+  });
+}
+
 void app::impl::begin_shutdown() {
   if (shutting_down) return;
   shutting_down = true;
   proxy->begin_drain();
+  if (checker) checker->stop();
+  outlier_timer.cancel();
   net::co_spawn(control, drain_then_stop(), net::detached);
 }
 
@@ -219,6 +259,7 @@ std::string app::impl::reload_now() {
     return std::string(e.what()) + "\n";
   }
   registry.count_config_reload(true);
+  net::post(control, [this] { watch_health(); });
   log_info("reloaded " + options.config_path + " (config " +
            loaded.value->content_hash.substr(0, 12) + ")");
   return {};

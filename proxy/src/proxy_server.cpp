@@ -13,9 +13,11 @@ struct proxy_server::impl {
   std::vector<std::unique_ptr<worker>> workers;
 };
 
-proxy_server::proxy_server(snapshot_holder& snapshots, unsigned workers, access_log* requests_log)
+proxy_server::proxy_server(snapshot_holder& snapshots, unsigned workers, access_log* requests_log,
+                           health::outlier_detector* outliers)
     : impl_(std::make_unique<impl>(snapshots)) {
   impl_->shared.requests_log = requests_log;
+  impl_->shared.outliers = outliers;
   for (unsigned i = 0; i < std::max(1u, workers); ++i)
     impl_->workers.push_back(std::make_unique<worker>(i, impl_->shared));
 }

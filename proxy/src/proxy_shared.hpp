@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "tally/health/outlier_detector.hpp"
 #include "tally/proxy/access_log.hpp"
 #include "tally/proxy/routing_snapshot.hpp"
 
@@ -17,6 +18,7 @@ struct proxy_shared {
   std::atomic<std::int64_t> retries_in_flight{0};
   std::atomic<bool> draining{false};
   access_log* requests_log = nullptr;  // null when access_log.enabled is false
+  health::outlier_detector* outliers = nullptr;
 };
 
 }  // namespace tally::proxy

@@ -76,6 +76,17 @@ bool retry_budget_allows(const proxy_shared& shared, unsigned budget_percent) {
 
 }  // namespace
 
+void upstream_exchange::report(bool ok) {
+  // Passive health: the outlier detector counts consecutive failures and ejects.
+  if (auto* outliers = session_.owner().shared().outliers)
+    outliers->record(*pool_, backend_index_,
+                     ok ? health::outcome::success : health::outcome::failure, clock::now());
+  else if (ok)
+    backend_->record_success();
+  else
+    backend_->record_failure();
+}
+
 net::awaitable<bool> upstream_exchange::run() {
   auto& req = req_.parser.get();
   pool_ = req_.snap.pools[req_.pool_index].get();
@@ -123,10 +134,10 @@ net::awaitable<bool> upstream_exchange::run() {
     switch (last) {
       case failure::none:
         if (code < 500) {
-          backend_->record_success();
+          report(true);
           co_return co_await relay_response();
         }
-        backend_->record_failure();
+        report(false);
         reason = code == 502   ? retry_reason::status_502
                  : code == 503 ? retry_reason::status_503
                                : retry_reason::status_504;
@@ -140,22 +151,22 @@ net::awaitable<bool> upstream_exchange::run() {
       case failure::client_body:
         co_return co_await fail(last);
       case failure::connect:
-        backend_->record_failure();
+        report(false);
         reason = retry_reason::connect_failure;
         again = retry.retries_on(rc::connect_failure);
         break;
       case failure::connect_timeout:
-        backend_->record_failure();
+        report(false);
         reason = retry_reason::connect_failure;
         again = retry.retries_on(rc::connect_failure) || retry.retries_on(rc::timeout);
         break;
       case failure::send:
       case failure::response_error:
-        backend_->record_failure();
+        report(false);
         again = may_replay && !result.body_consumed && retry.retries_on(rc::reset);
         break;
       case failure::response_timeout:
-        backend_->record_failure();
+        report(false);
         reason = retry_reason::timeout;
         again = may_replay && retry.retries_on(rc::timeout);
         break;
@@ -299,7 +310,7 @@ net::awaitable<bool> upstream_exchange::relay_response() {
     auto [ec, got] = co_await read_body_piece(conn_->io, *response_, session_.relay(), t.idle);
     if (ec) {
       conn_.reset();
-      backend_->record_failure();
+      report(false);
       co_return co_await fail(ec == beast::error::timeout ? failure::response_timeout
                                                           : failure::response_error);
     }

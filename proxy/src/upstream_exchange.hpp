@@ -65,6 +65,7 @@ class upstream_exchange {
   net::awaitable<bool> relay_response();
   net::awaitable<bool> tunnel(http::response<http::buffer_body, proxy_fields>& res);
   net::awaitable<bool> fail(failure what);
+  void report(bool ok);  // the outcome of a try, for outlier ejection
 
   downstream_session& session_;
   exchange_request req_;

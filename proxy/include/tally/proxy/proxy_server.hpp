@@ -7,6 +7,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "tally/health/outlier_detector.hpp"
 #include "tally/proxy/access_log.hpp"
 #include "tally/proxy/routing_snapshot.hpp"
 
@@ -15,7 +16,8 @@ namespace tally::proxy {
 class proxy_server {
  public:
   // `requests_log` (may be null) receives one record per request; it must outlive the server.
-  proxy_server(snapshot_holder& snapshots, unsigned workers, access_log* requests_log = nullptr);
+  proxy_server(snapshot_holder& snapshots, unsigned workers, access_log* requests_log = nullptr,
+               health::outlier_detector* outliers = nullptr);
   ~proxy_server();
 
   // Binds every worker's listener (port 0 picks one port for all). Throws on failure.
