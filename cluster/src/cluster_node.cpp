@@ -165,6 +165,27 @@ struct cluster_node::state {
     }
   }
 
+  // Requires mutex.
+  json::object votes_json(const backend_key& key, const local_backend& local) const {
+    auto d = table.details(key);
+    json::object b{{"pool", key.pool},
+                   {"backend", key.backend},
+                   {"local_up", local.last_local},
+                   {"verdict", d && d->verdict ? "up" : "down"},
+                   {"votes_up", d ? d->fresh_up : 0},
+                   {"votes_down", d ? d->fresh_down : 0}};
+    json::array votes;
+    if (d)
+      for (const auto& v : d->votes)
+        votes.push_back(json::object{{"node", v.node},
+                                     {"up", v.up},
+                                     {"since_ms", v.since_ms},
+                                     {"age_ms", v.age.count()},
+                                     {"fresh", v.fresh}});
+    b["votes"] = std::move(votes);
+    return b;
+  }
+
   void emit(const std::vector<std::string>& lines) const {
     if (!options.log) return;
     for (const auto& line : lines)
@@ -298,6 +319,14 @@ bool cluster_node::apply_admin_change(std::string_view pool, std::string_view ba
   return true;
 }
 
+json::value cluster_node::backend_votes_json(std::string_view pool,
+                                             std::string_view backend) const {
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->backends.find({std::string(pool), std::string(backend)});
+  if (it == state_->backends.end()) return nullptr;
+  return state_->votes_json(it->first, it->second);
+}
+
 unsigned cluster_node::votes_down(std::string_view pool, std::string_view backend) const {
   std::lock_guard lock(state_->mutex);
   return state_->table.votes_down({std::string(pool), std::string(backend)});
@@ -374,25 +403,8 @@ json::object cluster_node::status_json() const {
   out["hlc"] = to_json(s.clock.current());
 
   json::array backends;
-  for (const auto& [key, local] : s.backends) {
-    auto d = s.table.details(key);
-    json::object b{{"pool", key.pool},
-                   {"backend", key.backend},
-                   {"local_up", local.last_local},
-                   {"verdict", d && d->verdict ? "up" : "down"},
-                   {"votes_up", d ? d->fresh_up : 0},
-                   {"votes_down", d ? d->fresh_down : 0}};
-    json::array votes;
-    if (d)
-      for (const auto& v : d->votes)
-        votes.push_back(json::object{{"node", v.node},
-                                     {"up", v.up},
-                                     {"since_ms", v.since_ms},
-                                     {"age_ms", v.age.count()},
-                                     {"fresh", v.fresh}});
-    b["votes"] = std::move(votes);
-    backends.push_back(std::move(b));
-  }
+  for (const auto& [key, local] : s.backends)
+    backends.push_back(s.votes_json(key, local));
   out["backends"] = std::move(backends);
 
   json::array peers;

@@ -193,6 +193,8 @@ TEST_CASE("cluster_node: status_json shows votes with ages and peers") {
   REQUIRE(votes.size() == 2);
   CHECK(votes[1].at("node").as_string() == "b");
   CHECK(votes[1].at("age_ms").as_int64() == 100);
+  CHECK(f.node.backend_votes_json("web", "127.0.0.1:9001") == s["backends"].as_array()[0]);
+  CHECK(f.node.backend_votes_json("web", "10.9.9.9:80").is_null());
   const auto& peers = s["peers"].as_array();
   REQUIRE(peers.size() == 2);
   CHECK(peers[0].at("id").as_string() == "b");

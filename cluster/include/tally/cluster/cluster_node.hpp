@@ -18,6 +18,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "tally/balancer/backend.hpp"
 #include "tally/cluster/admin_changes.hpp"
@@ -102,6 +103,10 @@ class cluster_node {
 
   // For /status: node, quorum, per-backend verdict and votes, peers, admin changes, counters.
   boost::json::object status_json() const;
+
+  // One backend's entry of status_json()["backends"] (verdict, counts, votes with ages), for
+  // embedding in the /status pool listing; null when the backend is unknown.
+  boost::json::value backend_votes_json(std::string_view pool, std::string_view backend) const;
 
   // Metrics: fresh down votes (tally_backend_votes_down), peers (tally_cluster_peer_up).
   unsigned votes_down(std::string_view pool, std::string_view backend) const;
