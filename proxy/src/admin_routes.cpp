@@ -1,6 +1,8 @@
 #include "admin_routes.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
 
 #include "status_json.hpp"
 
@@ -25,6 +27,54 @@ bool needs_token(const admin_request& req, std::string_view path) {
 }
 
 }  // namespace
+
+// POST /pools/{pool}/backends/{address}/drain | enable, PUT .../weight {"weight": N}.
+admin_response admin_routes::backend_mutation(const admin_request& req, std::string_view path) {
+  auto text = [&](http::status s, std::string body) {
+    return make_admin_response(req, s, std::move(body) + "\n", "text/plain");
+  };
+  auto url = boost::urls::parse_origin_form(path);
+  if (!url) return text(http::status::bad_request, "malformed path");
+  std::vector<std::string> seg;
+  for (auto s : url->segments())
+    seg.push_back(s);  // percent-decoded ("127.0.0.1%3A9001" works)
+  if (seg.size() != 5 || seg[0] != "pools" || seg[2] != "backends")
+    return text(http::status::not_found,
+                "unknown admin endpoint; use /pools/{pool}/backends/{address}/drain|enable|weight");
+  const auto& pool = seg[1];
+  const auto& address = seg[3];
+  const auto& action = seg[4];
+  auto method = req.method();
+  std::optional<cluster::admin_mutation> m;
+  if (action == "drain" && method == http::verb::post) m = cluster::admin_mutation::drain();
+  if (action == "enable" && method == http::verb::post) m = cluster::admin_mutation::enable();
+  if (action == "weight" && method == http::verb::put) {
+    boost::system::error_code ec;
+    auto body = json::parse(req.body(), ec);
+    const json::value* w =
+        !ec && body.is_object() ? body.as_object().if_contains("weight") : nullptr;
+    if (!w || !w->is_int64() || w->as_int64() < 0 || w->as_int64() > 1000)
+      return text(http::status::bad_request,
+                  "body must be JSON like {\"weight\": 3} with a whole number from 0 to 1000");
+    m = cluster::admin_mutation::weight(static_cast<std::uint32_t>(w->as_int64()));
+  }
+  if (!m) {
+    if (action == "drain" || action == "enable" || action == "weight")
+      return text(http::status::method_not_allowed,
+                  "use POST for drain and enable, PUT for weight");
+    return text(http::status::not_found,
+                "unknown action \"" + action + "\"; use drain, enable or weight");
+  }
+  if (!ctx_.cluster.apply_admin_change(pool, address, *m))
+    return text(http::status::not_found,
+                "no backend " + address + " in pool " + pool + " (see GET /status)");
+  json::object o;
+  o["pool"] = pool;
+  o["backend"] = address;
+  o["action"] = action;
+  if (action == "weight") o["weight"] = m->value;
+  return make_admin_response(req, http::status::ok, json::serialize(o) + "\n", "application/json");
+}
 
 bool admin_routes::authorized(const admin_request& req) const {
   const auto& token = ctx_.snapshots.load()->cfg->admin_token;
@@ -57,11 +107,18 @@ net::awaitable<admin_response> admin_routes::handle(const admin_request& req) {
                                   ready ? "ready\n" : "draining\n", "text/plain");
   }
   if (path == "/status" && get) {
-    status_extras extras{ctx_.ready(), ctx_.proxy.connections(), ctx_.proxy.active_requests()};
+    status_extras extras{ctx_.ready(), ctx_.proxy.connections(), ctx_.proxy.active_requests(),
+                         &ctx_.cluster};
     auto body = json::serialize(build_status(*ctx_.snapshots.load(), extras));
     body.push_back('\n');
     co_return make_admin_response(req, http::status::ok, std::move(body), "application/json");
   }
+  if (path == "/cluster/votes" && req.method() == http::verb::post) {
+    auto reply = ctx_.cluster.handle_votes(req.body());
+    co_return make_admin_response(req, static_cast<http::status>(reply.status),
+                                  std::move(reply.body), "application/json");
+  }
+  if (path.rfind("/pools/", 0) == 0) co_return backend_mutation(req, path);
   if (path == "/metrics" && get)
     co_return make_admin_response(req, http::status::ok, ctx_.registry.scrape(),
                                   "text/plain; version=0.0.4; charset=utf-8");

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "admin_server.hpp"
+#include "tally/cluster/cluster_node.hpp"
 #include "tally/proxy/metrics.hpp"
 #include "tally/proxy/proxy_server.hpp"
 #include "tally/proxy/routing_snapshot.hpp"
@@ -16,6 +17,7 @@ class admin_routes {
     snapshot_holder& snapshots;
     proxy_server& proxy;
     metrics& registry;
+    cluster::cluster_node& cluster;
     std::function<bool()> ready;
     // Re-reads the config off the control loop; returns the errors as text, empty on success.
     std::function<net::awaitable<std::string>()> reload;
@@ -26,6 +28,7 @@ class admin_routes {
 
  private:
   bool authorized(const admin_request& req) const;
+  admin_response backend_mutation(const admin_request& req, std::string_view path);
   context ctx_;
 };
 

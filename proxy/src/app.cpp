@@ -10,6 +10,7 @@
 
 #include "admin_routes.hpp"
 #include "admin_server.hpp"
+#include "tally/cluster/cluster_node.hpp"
 #include "tally/config/load.hpp"
 #include "tally/health/health_checker.hpp"
 #include "tally/health/health_target.hpp"
@@ -64,6 +65,7 @@ struct app::impl {
   health::outlier_detector outliers{[](std::string_view m) { log_info(m); }};
   net::steady_timer outlier_timer{control};
   std::unique_ptr<health::health_checker> checker;
+  std::unique_ptr<cluster::cluster_node> cluster;
   net::steady_timer drain_timer{control};
   bool shutting_down = false;
   int exit_code = 0;
@@ -96,7 +98,20 @@ void app::start() {
   d.checker = std::make_unique<health::health_checker>(
       d.control, [] { return std::chrono::steady_clock::now(); },
       [](std::string_view m) { log_info(m); });
-  d.checker->set_verdict_follows_local(true);  // a cluster of one follows its own checks
+  // A cluster of one follows its own checks at once; with peers, verdicts come from votes.
+  d.checker->set_verdict_follows_local(!cfg.cluster);
+  d.cluster = std::make_unique<cluster::cluster_node>(
+      d.control, cfg.cluster, cfg.admin_token,
+      cluster::node_options{cluster::default_steady_now, cluster::default_system_ms,
+                            [](std::string_view m) { log_info(m); }, 0});
+  if (cfg.cluster) {
+    std::vector<std::string> peer_ids;
+    for (const auto& p : cfg.cluster->peers)
+      peer_ids.push_back(p.id);
+    d.registry.bind_peers(peer_ids);
+  }
+  d.checker->set_on_transition(
+      [c = d.cluster.get()](std::string_view, const balancer::backend&, bool) { c->run_round(); });
   d.checker->set_on_result([r = &d.registry](std::string_view pool, const balancer::backend& b,
                                              const health::probe_result& result) {
     r->backend(pool, b.address()).health_check(result.ok);
@@ -110,7 +125,11 @@ void app::start() {
     for (const auto& pool : snap->pools)
       for (const auto& b : pool->backends())
         m.set_backend_state(pool->name(), b->address(),
-                            backend_state{b->up(), b->local_up(), 0, b->active_requests()});
+                            backend_state{b->up(), b->local_up(),
+                                          d->cluster->votes_down(pool->name(), b->address()),
+                                          b->active_requests()});
+    for (const auto& peer : d->cluster->peers())
+      m.set_peer_up(peer.id, peer.up);
     m.set_downstream_connections(d->proxy->connections());
   });
   try {
@@ -120,7 +139,7 @@ void app::start() {
                              " (is another process using it? change `listen`)");
   }
   d.routes = std::make_unique<admin_routes>(admin_routes::context{
-      *d.snapshots, *d.proxy, d.registry, [this] { return !impl_->shutting_down; },
+      *d.snapshots, *d.proxy, d.registry, *d.cluster, [this] { return !impl_->shutting_down; },
       [this]() -> net::awaitable<std::string> {
         co_return co_await net::co_spawn(
             impl_->blocking,
@@ -137,7 +156,10 @@ void app::start() {
   }
   d.proxy->start();
   d.admin->start();
-  net::post(d.control, [d = &d] { d->watch_health(); });
+  net::post(d.control, [d = &d] {
+    d->watch_health();
+    d->cluster->start();
+  });
   if (d.options.handle_signals) d.watch_signals();
   log_info("tally " TALLY_VERSION " listening on " +
            d.proxy->local_endpoint().address().to_string() + ":" + std::to_string(proxy_port()) +
@@ -197,6 +219,11 @@ void app::impl::watch_health() {
   if (!checker) return;
   auto snap = snapshots->load();
   checker->set_targets(health::targets_for(snap->pools, snap->endpoints));
+  std::vector<cluster::pool_backend> members;
+  for (const auto& pool : snap->pools)
+    for (const auto& b : pool->backends())
+      members.push_back({pool->name(), b});
+  cluster->set_backends(members);
 }
 
 void app::impl::arm_outlier_timer() {
@@ -215,6 +242,7 @@ void app::impl::begin_shutdown() {
   shutting_down = true;
   proxy->begin_drain();
   if (checker) checker->stop();
+  cluster->stop();
   outlier_timer.cancel();
   net::co_spawn(control, drain_then_stop(), net::detached);
 }

@@ -19,7 +19,8 @@ json::value ejected_until(const balancer::backend& b) {
   return duration_cast<milliseconds>(at.time_since_epoch()).count();
 }
 
-json::object backend_status(const balancer::backend& b) {
+json::object backend_status(const std::string& pool, const balancer::backend& b,
+                            const cluster::cluster_node* cluster) {
   json::object o;
   o["address"] = b.address();
   o["weight"] = b.weight();
@@ -27,7 +28,7 @@ json::object backend_status(const balancer::backend& b) {
   o["drained"] = b.drained();
   o["local_health"] = b.local_up() ? "up" : "down";
   o["verdict"] = b.up() ? "up" : "down";
-  o["votes"] = json::object{};
+  o["votes"] = cluster ? cluster->backend_votes_json(pool, b.address()) : json::value(nullptr);
   o["eligible"] = b.eligible();
   o["active_requests"] = b.active_requests();
   o["ejected_until"] = ejected_until(b);
@@ -52,7 +53,7 @@ json::object build_status(const routing_snapshot& snap, const status_extras& ext
     po["policy"] = config::to_string(p->config().policy);
     json::array backends;
     for (const auto& b : p->backends())
-      backends.push_back(backend_status(*b));
+      backends.push_back(backend_status(p->name(), *b, extras.cluster));
     po["backends"] = std::move(backends);
     po["eligible_backends"] = p->eligible_count();
     pools[p->name()] = std::move(po);
@@ -70,14 +71,21 @@ json::object build_status(const routing_snapshot& snap, const status_extras& ext
   root["routes"] = std::move(routes);
 
   json::array peers;
-  if (cfg.cluster)
-    for (const auto& peer : cfg.cluster->peers) {
+  if (extras.cluster) {
+    for (const auto& peer : extras.cluster->peers()) {
       json::object po;
       po["id"] = peer.id;
-      po["address"] = peer.address.text;
-      po["last_seen"] = nullptr;  // the vote protocol is not running yet
+      po["address"] = peer.address;
+      po["up"] = peer.up;
+      po["last_seen_ms_ago"] =
+          peer.since_heard ? json::value(peer.since_heard->count()) : json::value(nullptr);
+      po["last_success_ms_ago"] =
+          peer.since_success ? json::value(peer.since_success->count()) : json::value(nullptr);
+      if (!peer.last_error.empty()) po["last_error"] = peer.last_error;
       peers.push_back(std::move(po));
     }
+    root["cluster"] = extras.cluster->status_json();
+  }
   root["peers"] = std::move(peers);
   if (cfg.checkpoint) {
     json::object cp;

@@ -3,6 +3,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "tally/cluster/cluster_node.hpp"
 #include "tally/proxy/routing_snapshot.hpp"
 
 namespace tally::proxy {
@@ -11,6 +12,7 @@ struct status_extras {
   bool ready = true;
   std::int64_t downstream_connections = 0;
   std::int64_t active_requests = 0;
+  const cluster::cluster_node* cluster = nullptr;
 };
 
 boost::json::object build_status(const routing_snapshot& snap, const status_extras& extras);
