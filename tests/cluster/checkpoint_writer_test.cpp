@@ -133,8 +133,11 @@ TEST_CASE("checkpoint writer: failures are logged and counted, serving goes on")
   seen.attach(options);
   checkpoint_writer writer(options);
   writer.request_write(sample_state());
+  // One failure, or two if the thread wrote before flush() and flush() retried the same state.
   CHECK_FALSE(writer.flush());
-  CHECK(writer.failures() == 1);
+  const auto failures = writer.failures();
+  CHECK(failures >= 1);
+  CHECK(failures <= 2);
   CHECK(writer.successes() == 0);
   CHECK(writer.last_success_ms() == 0);
   const auto logs = seen.all_logs();
@@ -142,8 +145,10 @@ TEST_CASE("checkpoint writer: failures are logged and counted, serving goes on")
   CHECK(logs.find("No such file or directory") != std::string::npos);
   CHECK(logs.find("tally keeps serving") != std::string::npos);
   std::lock_guard lock(seen.mutex);
-  REQUIRE(seen.reports.size() == 1);
-  CHECK_FALSE(seen.reports[0].ok);
+  REQUIRE(seen.reports.size() == failures);
+  REQUIRE(seen.logs.size() == failures);
+  for (const auto& report : seen.reports)
+    CHECK_FALSE(report.ok);
 }
 
 TEST_CASE("checkpoint writer: after a failure the last good file is intact, and writes recover") {
