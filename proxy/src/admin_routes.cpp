@@ -118,7 +118,14 @@ net::awaitable<admin_response> admin_routes::handle(const admin_request& req) {
     co_return make_admin_response(req, static_cast<http::status>(reply.status),
                                   std::move(reply.body), "application/json");
   }
-  if (path.rfind("/pools/", 0) == 0) co_return backend_mutation(req, path);
+  if (path == "/cluster/checkpoint" && get)
+    co_return make_admin_response(req, http::status::ok, ctx_.checkpoint_bytes(),
+                                  "application/json");
+  if (path.rfind("/pools/", 0) == 0) {
+    auto res = backend_mutation(req, path);
+    if (res.result() == http::status::ok) ctx_.state_changed();
+    co_return res;
+  }
   if (path == "/metrics" && get)
     co_return make_admin_response(req, http::status::ok, ctx_.registry.scrape(),
                                   "text/plain; version=0.0.4; charset=utf-8");

@@ -19,6 +19,8 @@ class admin_routes {
     metrics& registry;
     cluster::cluster_node& cluster;
     std::function<bool()> ready;
+    std::function<void()> state_changed;            // an admin change to checkpoint
+    std::function<std::string()> checkpoint_bytes;  // GET /cluster/checkpoint
     // Re-reads the config off the control loop; returns the errors as text, empty on success.
     std::function<net::awaitable<std::string>()> reload;
   };

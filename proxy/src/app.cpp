@@ -10,6 +10,9 @@
 
 #include "admin_routes.hpp"
 #include "admin_server.hpp"
+#include "checkpoint_glue.hpp"
+#include "tally/cluster/checkpoint_codec.hpp"
+#include "tally/cluster/checkpoint_writer.hpp"
 #include "tally/cluster/cluster_node.hpp"
 #include "tally/config/load.hpp"
 #include "tally/health/health_checker.hpp"
@@ -66,6 +69,8 @@ struct app::impl {
   net::steady_timer outlier_timer{control};
   std::unique_ptr<health::health_checker> checker;
   std::unique_ptr<cluster::cluster_node> cluster;
+  std::unique_ptr<checkpoint_source> checkpoint_state;
+  std::unique_ptr<cluster::checkpoint_writer> checkpoint_writer;
   net::steady_timer drain_timer{control};
   bool shutting_down = false;
   int exit_code = 0;
@@ -73,6 +78,10 @@ struct app::impl {
   void watch_signals();
   void watch_health();  // on the control loop: health targets for the current snapshot
   void arm_outlier_timer();
+  void restore_checkpoint(const config::config& cfg);
+  void state_changed() {
+    if (checkpoint_writer) checkpoint_writer->request_write(checkpoint_state->state());
+  }
   void begin_shutdown();
   net::awaitable<void> drain_then_stop();
   std::string reload_now();  // on the blocking pool
@@ -110,8 +119,20 @@ void app::start() {
       peer_ids.push_back(p.id);
     d.registry.bind_peers(peer_ids);
   }
-  d.checker->set_on_transition(
-      [c = d.cluster.get()](std::string_view, const balancer::backend&, bool) { c->run_round(); });
+  d.checker->set_on_transition([d = &d](std::string_view, const balancer::backend&, bool) {
+    d->cluster->run_round();
+    d->state_changed();
+  });
+  d.checkpoint_state = std::make_unique<checkpoint_source>(*d.snapshots, *d.cluster);
+  {
+    auto snap = d.snapshots->load();
+    std::vector<cluster::pool_backend> members;
+    for (const auto& pool : snap->pools)
+      for (const auto& b : pool->backends())
+        members.push_back({pool->name(), b});
+    d.cluster->set_backends(members);
+  }
+  if (cfg.checkpoint) d.restore_checkpoint(cfg);
   d.checker->set_on_result([r = &d.registry](std::string_view pool, const balancer::backend& b,
                                              const health::probe_result& result) {
     r->backend(pool, b.address()).health_check(result.ok);
@@ -140,6 +161,8 @@ void app::start() {
   }
   d.routes = std::make_unique<admin_routes>(admin_routes::context{
       *d.snapshots, *d.proxy, d.registry, *d.cluster, [this] { return !impl_->shutting_down; },
+      [d = &d] { d->state_changed(); },
+      [d = &d] { return cluster::encode_checkpoint(d->checkpoint_state->state()); },
       [this]() -> net::awaitable<std::string> {
         co_return co_await net::co_spawn(
             impl_->blocking,
@@ -178,6 +201,10 @@ int app::run() {
   impl_->control.run();
   impl_->proxy->stop();
   if (impl_->requests_log) impl_->requests_log->flush();
+  if (impl_->checkpoint_writer) {
+    impl_->checkpoint_writer->request_write(impl_->checkpoint_state->state());
+    impl_->checkpoint_writer->flush();
+  }
   log_info("tally stopped");
   return impl_->exit_code;
 }
@@ -235,6 +262,51 @@ void app::impl::arm_outlier_timer() {
     outliers.tick(std::chrono::steady_clock::now());
     arm_outlier_timer();
   });
+}
+
+// Restores the routing table from checkpoint.path, or from a peer when there is no file. Runs at
+// start-up, before anything is served; a bad file is reported and set aside, never fatal.
+void app::impl::restore_checkpoint(const config::config& cfg) {
+  const auto& path = cfg.checkpoint->path;
+  auto snap = snapshots->load();
+  auto table = checkpoint_table_for(*snap);
+  auto result = cluster::restore_checkpoint(path, table);
+  if (result.status == cluster::checkpoint_restore_status::no_file && cfg.cluster &&
+      !cfg.cluster->peers.empty()) {
+    std::string errors;
+    if (auto bytes = fetch_peer_checkpoint(*cfg.cluster, cfg.admin_token, errors)) {
+      result = cluster::restore_checkpoint_from_bytes(*bytes, table);
+      if (result.status == cluster::checkpoint_restore_status::restored)
+        log_info("checkpoint: no local file; took the routing table of peer " + result.node_id);
+    } else {
+      log_warn("checkpoint: no local file and no peer answered (" + errors +
+               "); starting from the config");
+    }
+  }
+  switch (result.status) {
+    case cluster::checkpoint_restore_status::restored: {
+      auto applied = apply_checkpoint(result, *snap, *cluster, *checkpoint_state);
+      registry.count_checkpoint_restore(true);
+      log_info("checkpoint: " + result.message + " (" + std::to_string(applied) + " backends)");
+      break;
+    }
+    case cluster::checkpoint_restore_status::no_file:
+      log_info("checkpoint: no file at " + path + " yet; starting from the config");
+      break;
+    default:
+      registry.count_checkpoint_restore(false);
+      log_error("checkpoint: " + result.message);
+      break;
+  }
+  cluster::checkpoint_writer_options o;
+  o.path = path;
+  o.interval = cfg.checkpoint->interval;
+  o.source = [s = checkpoint_state.get()] { return s->state(); };
+  o.log = [](std::string_view m) { log_warn(m); };
+  o.on_write = [r = &registry](const cluster::checkpoint_write_report& w) {
+    r->count_checkpoint_write(w.ok);
+  };
+  checkpoint_writer = std::make_unique<cluster::checkpoint_writer>(std::move(o));
 }
 
 void app::impl::begin_shutdown() {
