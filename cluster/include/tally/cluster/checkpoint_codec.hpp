@@ -27,8 +27,9 @@
 // Checksum: lowercase hex SHA-256 of the canonical content, which is the whole object without
 // the "checksum" key, keys in the order above, serialized compactly as Boost.JSON's serialize()
 // prints it: no whitespace at all, integers in plain decimal, `null` for an absent admin_hlc,
-// strings escaping only `"`, `\` and control characters. To check a file by hand: drop
-// "checksum", re-serialize with no whitespace in that key order, sha256sum.
+// strings escaping only `"`, `\` and control characters. To check a file by hand:
+//   jq -cj 'del(.checksum)' tally-state.json | sha256sum
+// (or Python: json.dumps(doc_without_checksum, separators=(",", ":"), ensure_ascii=False)).
 //
 // decode re-creates the canonical content from the values it read (not from the file's bytes),
 // so the layout (whitespace) is free but every value, key name and the key set are covered:
