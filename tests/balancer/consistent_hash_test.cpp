@@ -82,7 +82,7 @@ TEST_CASE("consistent_hash moves few keys when a backend is removed") {
   CHECK(moved <= keys / 5 + keys * 5 / 100);
 }
 
-TEST_CASE("consistent_hash moves only an ineligible backend's keys, and spreads them") {
+TEST_CASE("consistent_hash moves only an ineligible backend's keys - and spreads them") {
   auto backends = make_equal_backends(5);
   consistent_hash p(backends);
   auto before = assign(p, backends);

@@ -25,7 +25,7 @@ TEST_CASE("find_cookie reads one cookie from a Cookie header") {
   CHECK(find_cookie("session=", "session") == "");
 }
 
-TEST_CASE("hash_key hashes what the pool names, else the client IP") {
+TEST_CASE("hash_key hashes what the pool names - else the client IP") {
   const hash_source with_all{"192.0.2.7", "user-42", "sid=abc; x=1"};
   const hash_source bare{"192.0.2.7", std::nullopt, std::nullopt};
 

@@ -23,7 +23,7 @@ struct replica {
 
 }  // namespace
 
-TEST_CASE("admin_changes: a local change is stamped and recorded; newer wins, older is ignored") {
+TEST_CASE("admin_changes: a local change is stamped and recorded - newer wins - older is ignored") {
   replica a("a", 1000);
   auto c1 = a.set.local_change(web1, change_field::weight, 5);
   CHECK(c1.stamp.node == "a");

@@ -74,7 +74,7 @@ TEST_CASE("checkpoint codec: the checksum is SHA-256 of the compact content with
                                          "written_at_ms", "pools", "checksum"});
 }
 
-TEST_CASE("checkpoint codec: one backend per line, and layout does not matter") {
+TEST_CASE("checkpoint codec: one backend per line - and layout does not matter") {
   const auto state = sample_state(1, 4);
   const auto bytes = encode_checkpoint(state);
   std::size_t backend_lines = 0;

@@ -77,7 +77,7 @@ TEST_CASE("checkpoint crash: the file loads after every one of hundreds of kill 
   CHECK(std::distance(fs::directory_iterator(dir.path()), {}) == 1);
 }
 
-TEST_CASE("checkpoint cost: encoding and writing 1,000 backends") {
+TEST_CASE("checkpoint cost: encoding and writing 1 000 backends") {
   temp_dir dir;
   const auto path = dir / "state.json";
   const auto state = sample_state(4, 250, 3);

@@ -24,7 +24,7 @@ std::size_t entries_in(const fs::path& dir) {
   return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), {}));
 }
 
-TEST_CASE("checkpoint file: writes, replaces, and leaves no temp file") {
+TEST_CASE("checkpoint file: writes - replaces - and leaves no temp file") {
   temp_dir dir;
   const auto path = dir / "state.json";
   REQUIRE_FALSE(write_checkpoint_file(path, "first"));
@@ -46,7 +46,7 @@ TEST_CASE("checkpoint file: a relative path writes into the current directory") 
 }
 
 // Tests run as root, where chmod does not stop writes; these paths fail for everyone.
-TEST_CASE("checkpoint file: an impossible directory fails with path, reason and advice") {
+TEST_CASE("checkpoint file: an impossible directory fails with path - reason and advice") {
   temp_dir dir;
   testing::write_whole_file(dir / "plain-file", "not a directory");
 
@@ -102,7 +102,7 @@ TEST_CASE("checkpoint file: running out of space mid-write removes the partial t
   CHECK(entries_in(dir.path()) == 1);
 }
 
-TEST_CASE("checkpoint file: reading a missing, present and oversized file") {
+TEST_CASE("checkpoint file: reading a missing - present and oversized file") {
   temp_dir dir;
   CHECK(read_checkpoint_file(dir / "none.json").status == checkpoint_read_status::missing);
   testing::write_whole_file(dir / "a.json", "abc");
@@ -134,7 +134,7 @@ TEST_CASE("checkpoint file: moving aside uses a UTC stamp and never overwrites")
   CHECK(error.find("No such file") != std::string::npos);
 }
 
-TEST_CASE("checkpoint file: stale temp files of dead writers are removed, live ones kept") {
+TEST_CASE("checkpoint file: stale temp files of dead writers are removed - live ones kept") {
   temp_dir dir;
   const auto path = dir / "state.json";
   const pid_t dead = ::fork();

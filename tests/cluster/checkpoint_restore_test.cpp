@@ -79,7 +79,7 @@ TEST_CASE("checkpoint restore: every saved backend comes back when the config is
   CHECK(fs::exists(path));
 }
 
-TEST_CASE("checkpoint restore: removed backends are dropped, new ones get no entry") {
+TEST_CASE("checkpoint restore: removed backends are dropped - new ones get no entry") {
   temp_dir dir;
   const auto path = dir / "state.json";
   REQUIRE_FALSE(write_checkpoint_file(path, encode_checkpoint(saved_state())));
@@ -122,7 +122,7 @@ TEST_CASE(
         checkpoint_restore_status::no_file);
 }
 
-TEST_CASE("checkpoint restore: wrong version, flipped byte and empty file are set aside too") {
+TEST_CASE("checkpoint restore: wrong version - flipped byte and empty file are set aside too") {
   auto newer = saved_state();
   newer.format_version = 2;
   auto flipped = encode_checkpoint(saved_state());

@@ -55,7 +55,7 @@ checkpoint_state decode_file(const fs::path& path) {
   return *decoded.state;
 }
 
-TEST_CASE("checkpoint writer: a requested state lands on disk, stamped with the wall clock") {
+TEST_CASE("checkpoint writer: a requested state lands on disk - stamped with the wall clock") {
   temp_dir dir;
   recorder seen;
   checkpoint_writer_options options{dir / "state.json"};
@@ -77,7 +77,7 @@ TEST_CASE("checkpoint writer: a requested state lands on disk, stamped with the 
   CHECK(writer.successes() == 1);
 }
 
-TEST_CASE("checkpoint writer: a burst of requests becomes at most two writes, latest wins") {
+TEST_CASE("checkpoint writer: a burst of requests becomes at most two writes - latest wins") {
   temp_dir dir;
   checkpoint_writer_options options{dir / "state.json"};
   options.min_spacing = 10s;  // nothing but the first write and the flush can happen
@@ -125,7 +125,7 @@ TEST_CASE("checkpoint writer: the periodic write asks the source on the writer t
   CHECK(calls.load() >= 3);
 }
 
-TEST_CASE("checkpoint writer: failures are logged and counted, serving goes on") {
+TEST_CASE("checkpoint writer: failures are logged and counted - serving goes on") {
   temp_dir dir;
   recorder seen;
   const auto path = dir / "missing-dir" / "state.json";
@@ -151,7 +151,7 @@ TEST_CASE("checkpoint writer: failures are logged and counted, serving goes on")
     CHECK_FALSE(report.ok);
 }
 
-TEST_CASE("checkpoint writer: after a failure the last good file is intact, and writes recover") {
+TEST_CASE("checkpoint writer: after a failure the last good file is intact - and writes recover") {
   temp_dir dir;
   recorder seen;
   const auto path = dir / "state.json";

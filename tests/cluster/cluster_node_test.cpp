@@ -61,7 +61,7 @@ struct node_fixture {
 
 }  // namespace
 
-TEST_CASE("cluster_node: two down votes of three set the backend down, with one log line") {
+TEST_CASE("cluster_node: two down votes of three set the backend down - with one log line") {
   node_fixture f;
   f.b1->set_local_up(false);
   f.node.run_round();
@@ -120,7 +120,7 @@ TEST_CASE("cluster_node: votes and changes for unknown backends are ignored and 
   CHECK(f.node.admin_changes().empty());
 }
 
-TEST_CASE("cluster_node: admin changes apply locally and from peers, newest stamp wins") {
+TEST_CASE("cluster_node: admin changes apply locally and from peers - newest stamp wins") {
   node_fixture f;
   CHECK_FALSE(f.node.apply_admin_change("web", "10.9.9.9:80", admin_mutation::drain()));
   CHECK_FALSE(f.node.apply_admin_change("nope", "127.0.0.1:9001", admin_mutation::drain()));

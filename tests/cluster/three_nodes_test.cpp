@@ -129,7 +129,7 @@ TEST_CASE("three nodes: peers come up and see each other") {
   }
 }
 
-TEST_CASE("three nodes: one failing replica keeps the backend up everywhere; two flip it") {
+TEST_CASE("three nodes: one failing replica keeps the backend up everywhere - two flip it") {
   cluster_fixture c;
   REQUIRE(wait_for([&] { return c.all_peers_up(); }));
 
@@ -228,7 +228,7 @@ TEST_CASE("three nodes: concurrent conflicting weights converge to one value eve
     CHECK(x->node->admin_changes() == c.r[0]->node->admin_changes());
 }
 
-TEST_CASE("three nodes: the bearer token is sent; a wrong one gets 401 and the peer is down") {
+TEST_CASE("three nodes: the bearer token is sent - a wrong one gets 401 and the peer is down") {
   cluster_fixture c("s3cret", {"s3cret", "s3cret", "wrong"});
   // lb-1 and lb-2 reach each other; lb-3's requests are refused.
   REQUIRE(wait_for([&] {

@@ -47,7 +47,7 @@ TEST_CASE("vote_table: one down vote of three keeps the backend up") {
   CHECK(t.table.votes_down(web1) == 1);
 }
 
-TEST_CASE("vote_table: two down votes of three flip the verdict, two up votes flip it back") {
+TEST_CASE("vote_table: two down votes of three flip the verdict - two up votes flip it back") {
   three_nodes t;
   t.table.record_local(web1, false, 0);
   t.from("b", false);
@@ -98,7 +98,7 @@ TEST_CASE("vote_table: stale votes do not count and the previous verdict stands"
   CHECK(d->fresh_down == 0);
 }
 
-TEST_CASE("vote_table: freshness is measured by receive time, not the sender's clock") {
+TEST_CASE("vote_table: freshness is measured by receive time - not the sender's clock") {
   three_nodes t;
   // since_ms years in the past (a skewed sender clock) does not make the vote stale.
   t.table.accept({"b", 7, 1}, {{web1, false, 12}});
@@ -130,7 +130,7 @@ TEST_CASE("vote_table: replayed and old sequence numbers are ignored") {
   CHECK(t.table.votes_down(web1) == 1);
 }
 
-TEST_CASE("vote_table: a new incarnation is accepted from seq 1; the old one is then a replay") {
+TEST_CASE("vote_table: a new incarnation is accepted from seq 1 - the old one is then a replay") {
   three_nodes t;
   CHECK(t.table.accept({"b", 7, 100}, {{web1, false, 0}}) == accept_result::accepted);
   // b restarted: new incarnation, sequence starts over.

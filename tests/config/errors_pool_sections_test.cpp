@@ -6,7 +6,7 @@
 
 using namespace tally::config::test;
 
-TEST_CASE("unknown keys in health_check, outlier and retry") {
+TEST_CASE("unknown keys in health_check - outlier and retry") {
   {
     auto e = only_error(
         "pools:\n"
@@ -83,7 +83,7 @@ TEST_CASE("health_check.path starts with a slash") {
   }
 }
 
-TEST_CASE("health_check interval and timeout: positive, and timeout no longer than interval") {
+TEST_CASE("health_check interval and timeout: positive - and timeout no longer than interval") {
   {
     auto e = only_error(
         "pools:\n"
@@ -332,7 +332,7 @@ TEST_CASE("retry values") {
   }
 }
 
-TEST_CASE("retry.on is a list of known conditions; 502 may be written as a number or a string") {
+TEST_CASE("retry.on is a list of known conditions - 502 may be written as a number or a string") {
   {
     auto e = only_error(
         "pools:\n"

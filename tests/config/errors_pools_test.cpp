@@ -86,7 +86,7 @@ TEST_CASE("policy is one of the five") {
   }
 }
 
-TEST_CASE("hash_key only with consistent_hash, as client_ip, header:NAME or cookie:NAME") {
+TEST_CASE("hash_key only with consistent_hash - as client_ip - header:NAME or cookie:NAME") {
   {
     auto e = only_error(
         "pools:\n"

@@ -6,7 +6,7 @@
 
 using namespace tally::config::test;
 
-TEST_CASE("routes: unknown keys, missing pool, wrong shapes") {
+TEST_CASE("routes: unknown keys - missing pool - wrong shapes") {
   {
     auto e = only_error(
         "pools: { web: { backends: [ { address: 127.0.0.1:9001 } ] }, api: { backends: [ { "
@@ -72,7 +72,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("route host is exact or *.domain, and path_prefix starts with a slash") {
+TEST_CASE("route host is exact or a wildcard domain - and path_prefix starts with a slash") {
   {
     auto e = only_error(
         "pools: { web: { backends: [ { address: 127.0.0.1:9001 } ] }, api: { backends: [ { "
@@ -133,7 +133,7 @@ TEST_CASE("route host is exact or *.domain, and path_prefix starts with a slash"
   }
 }
 
-TEST_CASE("cluster: unknown keys, node_id required") {
+TEST_CASE("cluster: unknown keys - node_id required") {
   {
     auto e = only_error(after_minimal("cluster: { node_id: lb-1, gossip: 1s }\n"));
     CHECK(starts_with(e, "t.yaml:7:27: "));
@@ -168,7 +168,7 @@ TEST_CASE("cluster: unknown keys, node_id required") {
   }
 }
 
-TEST_CASE("cluster peers: shape, unique ids other than node_id, unique addresses") {
+TEST_CASE("cluster peers: shape - unique ids other than node_id - unique addresses") {
   {
     auto e =
         only_error(after_minimal("cluster:\n"
@@ -251,7 +251,7 @@ TEST_CASE("cluster peers: shape, unique ids other than node_id, unique addresses
   }
 }
 
-TEST_CASE("cluster timing: gossip_interval positive, vote_ttl longer than gossip_interval") {
+TEST_CASE("cluster timing: gossip_interval positive - vote_ttl longer than gossip_interval") {
   {
     auto e = only_error(after_minimal("cluster: { node_id: lb-1, gossip_interval: 0ms }\n"));
     CHECK(starts_with(e, "t.yaml:7:44: "));
@@ -276,7 +276,7 @@ TEST_CASE("cluster timing: gossip_interval positive, vote_ttl longer than gossip
   }
 }
 
-TEST_CASE("checkpoint: unknown keys, path not empty, interval positive") {
+TEST_CASE("checkpoint: unknown keys - path not empty - interval positive") {
   {
     auto e = only_error(after_minimal("checkpoint: { path: ./s.json, every: 5s }\n"));
     CHECK(starts_with(e, "t.yaml:7:31: "));

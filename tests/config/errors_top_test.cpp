@@ -6,7 +6,7 @@
 
 using namespace tally::config::test;
 
-TEST_CASE("unknown keys are reported at the key, with the keys that are allowed") {
+TEST_CASE("unknown keys are reported at the key - with the keys that are allowed") {
   {
     auto e = only_error(after_minimal("listn: 127.0.0.1:8080\n"));
     CHECK(starts_with(e, "t.yaml:7:1: "));
@@ -43,7 +43,7 @@ TEST_CASE("unknown keys are reported at the key, with the keys that are allowed"
   }
 }
 
-TEST_CASE("a misspelled required key is reported once, as unknown, not also as missing") {
+TEST_CASE("a misspelled required key is reported once - as unknown - not also as missing") {
   {
     auto e = only_error(
         "pool:\n"
@@ -65,7 +65,7 @@ TEST_CASE("a key written twice is reported at the second one") {
   }
 }
 
-TEST_CASE("wrong types: a map or list where a single value belongs, and the reverse") {
+TEST_CASE("wrong types: a map or list where a single value belongs - and the reverse") {
   {
     auto e = only_error(after_minimal("listen: { host: 127.0.0.1 }\n"));
     CHECK(starts_with(e, "t.yaml:7:9: "));
@@ -118,7 +118,7 @@ TEST_CASE("workers is a whole number from 0 to 256") {
   }
 }
 
-TEST_CASE("durations need a whole number and a unit, are positive, and do not overflow") {
+TEST_CASE("durations need a whole number and a unit - are positive - and do not overflow") {
   {
     auto e = only_error(after_minimal("timeouts: { connect: 10x }\n"));
     CHECK(starts_with(e, "t.yaml:7:22: "));
@@ -163,7 +163,7 @@ TEST_CASE("durations need a whole number and a unit, are positive, and do not ov
   }
 }
 
-TEST_CASE("limits: header bytes 1KiB..1MiB, body bytes at least 1, connections 1..1000000") {
+TEST_CASE("limits: header bytes 1KiB..1MiB - body bytes at least 1 - connections 1..1000000") {
   {
     auto e = only_error(after_minimal("limits: { max_header_bytes: 1023 }\n"));
     CHECK(starts_with(e, "t.yaml:7:29: "));
@@ -271,7 +271,7 @@ TEST_CASE("addresses are host:port with a plausible host and a port in range") {
   }
 }
 
-TEST_CASE("listen and admin.listen must differ, except that port 0 never collides") {
+TEST_CASE("listen and admin.listen must differ - except that port 0 never collides") {
   {
     auto e =
         only_error(after_minimal("listen: 127.0.0.1:8080\n"

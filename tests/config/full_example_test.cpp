@@ -241,7 +241,7 @@ TEST_CASE("block style and flow style read the same") {
   }
 }
 
-TEST_CASE("other accepted forms: cookie hash key, several status ranges, port 0 listeners") {
+TEST_CASE("other accepted forms: cookie hash key - several status ranges - port 0 listeners") {
   auto r = load(
       "listen: 127.0.0.1:0\n"
       "admin: { listen: 127.0.0.1:0, token: s3cret }\n"

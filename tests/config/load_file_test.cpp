@@ -110,7 +110,7 @@ TEST_CASE("a YAML syntax error is reported with its position") {
   CHECK(contains(tab, "invalid YAML"));
 }
 
-TEST_CASE("every error is reported, in file order, and no config is returned") {
+TEST_CASE("every error is reported - in file order - and no config is returned") {
   auto r = load(
       "listen: 127.0.0.1\n"                                  // 1
       "workers: 1000\n"                                      // 2
@@ -142,7 +142,7 @@ TEST_CASE("every error is reported, in file order, and no config is returned") {
   CHECK(starts_with(texts[9], "t.yaml:12:25: checkpoint.interval must be greater than 0"));
 }
 
-TEST_CASE("config_error prints FILE:LINE:COL: message, or FILE: message without a place") {
+TEST_CASE("config_error prints FILE:LINE:COL: message - or FILE: message without a place") {
   CHECK(config_error{"a.yaml", 3, 7, "oops"}.to_string() == "a.yaml:3:7: oops");
   CHECK(config_error{"a.yaml", 0, 0, "cannot read: x"}.to_string() == "a.yaml: cannot read: x");
 }

@@ -6,7 +6,7 @@
 using namespace tally::config;
 using namespace std::chrono_literals;
 
-TEST_CASE("parse_duration accepts whole numbers with ms, s, m or h") {
+TEST_CASE("parse_duration accepts whole numbers with ms - s - m or h") {
   CHECK(parse_duration("250ms") == duration{250});
   CHECK(parse_duration("2s") == duration{2000});
   CHECK(parse_duration("1m") == duration{60'000});
@@ -55,7 +55,7 @@ TEST_CASE("parse_size rejects malformed text and overflow") {
   CHECK(parse_size("17179869183GiB").has_value());
 }
 
-TEST_CASE("parse_host_port reads IPv4, DNS names and bracketed IPv6") {
+TEST_CASE("parse_host_port reads IPv4 - DNS names and bracketed IPv6") {
   auto v4 = parse_host_port("127.0.0.1:8080");
   REQUIRE(v4);
   CHECK(v4->host == "127.0.0.1");

@@ -40,7 +40,7 @@ health_checker_options no_jitter() {
 
 }  // namespace
 
-TEST_CASE("health_checker: down after fall checks, up after rise checks, one log line each") {
+TEST_CASE("health_checker: down after fall checks - up after rise checks - one log line each") {
   tally::test::backend_set backends(1);
   net::io_context ioc;
   log_capture log;
@@ -140,7 +140,7 @@ TEST_CASE("health_checker: a backend restored down starts down and rises after r
   CHECK(log.count("is UP after 2 successful checks (last: status 200)") == 1);
 }
 
-TEST_CASE("health_checker: set_targets keeps unchanged backends, stops removed ones, starts new") {
+TEST_CASE("health_checker: set_targets keeps unchanged backends - stops removed ones - starts new") {
   tally::test::backend_set backends(3);
   net::io_context ioc;
   log_capture log;

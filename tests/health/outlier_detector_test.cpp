@@ -99,7 +99,7 @@ TEST_CASE("outlier: tick returns a backend at its deadline and resets its failur
   CHECK_FALSE(b.ejected());
 }
 
-TEST_CASE("outlier: repeated ejections double up to the cap, then decay while healthy") {
+TEST_CASE("outlier: repeated ejections double up to the cap - then decay while healthy") {
   outlier_detector d({}, {.max_ejection = 300s});
   const auto pool = outlier_pool(4, 3, 10s, 50);
   time_point now = t0;

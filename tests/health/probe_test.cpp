@@ -17,7 +17,7 @@ TEST_CASE("probe: a healthy backend answers 200") {
   CHECK(r.reason == "status 200");
 }
 
-TEST_CASE("probe: sends Host, Connection: close and the tally user agent") {
+TEST_CASE("probe: sends Host - Connection: close and the tally user agent") {
   tally::test::backend_set backends(1);
   REQUIRE(run_probe(backends.port(0), check_config()).ok);
   std::map<std::string, std::string> headers;

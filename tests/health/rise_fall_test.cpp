@@ -35,7 +35,7 @@ TEST_CASE("rise_fall: starts in the given state") {
   CHECK(rise_fall_state{}.up);  // SPEC: up unless a checkpoint says otherwise
 }
 
-TEST_CASE("rise_fall: fall consecutive failures take an up backend down, once") {
+TEST_CASE("rise_fall: fall consecutive failures take an up backend down - once") {
   auto s = initial_rise_fall(true);
   CHECK(run(s, "--", 2, 3) == "..");
   CHECK(s.up);
@@ -66,7 +66,7 @@ TEST_CASE("rise_fall: a full cycle") {
   CHECK(run(s, "+++---++-+++---", 3, 3) == ".....D.....U..D");
 }
 
-TEST_CASE("rise_fall: rise and fall of 1 flip on every change; 0 behaves as 1") {
+TEST_CASE("rise_fall: rise and fall of 1 flip on every change - 0 behaves as 1") {
   auto s = initial_rise_fall(true);
   CHECK(run(s, "-+-+", 1, 1) == "DUDU");
   auto z = initial_rise_fall(true);

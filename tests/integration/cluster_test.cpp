@@ -64,7 +64,7 @@ const header_list token = {{"Authorization", "Bearer t0k"}};
 
 }  // namespace
 
-TEST_CASE("one replica's failing checks keep the verdict up everywhere; two flip it on all three") {
+TEST_CASE("one replica's failing checks keep the verdict up everywhere - two flip it on all three") {
   backend_set backends(1);
   for (int failing : {1, 2}) {
     CAPTURE(failing);
@@ -180,7 +180,7 @@ TEST_CASE("garbage and replayed vote messages are refused and change nothing") {
   CHECK(http_get(one.port(), "/").status == 200);
 }
 
-TEST_CASE("checkpoint: a drain survives kill -9; a replica without a file takes a peer's table") {
+TEST_CASE("checkpoint: a drain survives kill -9 - a replica without a file takes a peer's table") {
   backend_set backends(2);
   auto dir = fs::temp_directory_path() / ("tally-ckpt-" + std::to_string(::getpid()));
   fs::create_directories(dir);

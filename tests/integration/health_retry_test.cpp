@@ -84,7 +84,7 @@ TEST_CASE("a closed port in the pool costs clients nothing over 100 GETs") {
   CHECK(errors == 0);
 }
 
-TEST_CASE("idempotent requests are retried on 503 from a backend; a POST is not") {
+TEST_CASE("idempotent requests are retried on 503 from a backend - a POST is not") {
   backend_set backends(2);
   proxy_fixture proxy(proxy_yaml({{"web",
                                    "round_robin",
@@ -136,7 +136,7 @@ TEST_CASE("a backend stopped during a GET load gives clients no errors") {
   CHECK(failed.load() == 0);
 }
 
-TEST_CASE("consistent_hash keeps a key on one backend; removing one moves only its keys") {
+TEST_CASE("consistent_hash keeps a key on one backend - removing one moves only its keys") {
   backend_set backends(3);
   auto pool = [&](std::vector<std::string> addrs) {
     return proxy_yaml({{"web", "consistent_hash", addrs, {}, "    hash_key: \"header:X-User\"\n"}});

@@ -107,7 +107,7 @@ TEST_CASE("a real Prometheus server scrapes tally and sees up == 1") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("20 reloads under a GET load fail no request, and an added backend gets traffic") {
+TEST_CASE("20 reloads under a GET load fail no request - and an added backend gets traffic") {
   backend_set backends(2);
   auto dir = make_temp_dir();
   auto path = (dir / "tally.yaml").string();

@@ -36,7 +36,7 @@ TEST_CASE("round robin spreads requests evenly over three backends") {
   CHECK(seen["b3"] == 10);
 }
 
-TEST_CASE("weighted round robin follows the weights 5,1,1 exactly over whole periods") {
+TEST_CASE("weighted round robin follows the weights 5 1 1 exactly over whole periods") {
   backend_set backends(3);
   proxy_fixture proxy(proxy_yaml({{"web",
                                    "weighted_round_robin",
@@ -78,7 +78,7 @@ TEST_CASE("upstream keep-alive: backends see far fewer connections than requests
   CHECK(conns <= 8);
 }
 
-TEST_CASE("forwarded headers: X-Forwarded-*, Via, X-Request-Id, hop-by-hop stripped") {
+TEST_CASE("forwarded headers: X-Forwarded-For and friends - Via - X-Request-Id - hop-by-hop stripped") {
   backend_set backends(1);
   proxy_fixture proxy(proxy_yaml({{"web", "round_robin", {backends.address(0)}}}));
   http_connection conn(proxy.port());
@@ -112,7 +112,7 @@ TEST_CASE("forwarded headers: X-Forwarded-*, Via, X-Request-Id, hop-by-hop strip
   CHECK(id.size() == 32);
 }
 
-TEST_CASE("routes: exact host, wildcard host and path prefix; first match wins; 404 otherwise") {
+TEST_CASE("routes: exact host - wildcard host and path prefix - first match wins - 404 otherwise") {
   backend_set backends(3);
   std::string routes =
       "  - { host: api.example.com, path_prefix: /v1, pool: api }\n"

@@ -116,7 +116,7 @@ TEST_CASE("chunked response passes through to HTTP/1.1 and is close-delimited fo
   CHECK(body_of(old) == pattern(300000));
 }
 
-TEST_CASE("HEAD gets headers and no body; keep-alive goes on after it") {
+TEST_CASE("HEAD gets headers and no body - keep-alive goes on after it") {
   one_backend t;
   http_connection conn(t.proxy.port());
   auto head = conn.request("HEAD", "/bytes/5000");

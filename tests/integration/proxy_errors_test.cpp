@@ -24,7 +24,7 @@ std::uint16_t closed_port() {
 
 }  // namespace
 
-TEST_CASE("request smuggling attempts get 400, a closed connection, and never reach a backend") {
+TEST_CASE("request smuggling attempts get 400 - a closed connection - and never reach a backend") {
   backend_set backends(1);
   proxy_fixture proxy(proxy_yaml({{"web", "round_robin", {backends.address(0)}}}));
   const char* cases[][2] = {
@@ -148,7 +148,7 @@ TEST_CASE("504 when the backend does not answer within timeouts.upstream_respons
   CHECK(r.status == 504);
 }
 
-TEST_CASE("404 when no route matches, and the connection stays usable") {
+TEST_CASE("404 when no route matches - and the connection stays usable") {
   backend_set backends(1);
   proxy_fixture proxy(proxy_yaml({{"web", "round_robin", {backends.address(0)}}}, "",
                                  "  - { host: only.example.com, pool: web }\n"));

@@ -70,7 +70,7 @@ TEST_CASE("tally --version and --help") {
   CHECK(bad.exit_code == 2);
 }
 
-TEST_CASE("tally check: exit 0 on a valid file, FILE:LINE:COL and exit 1 on an invalid one") {
+TEST_CASE("tally check: exit 0 on a valid file - FILE:LINE:COL and exit 1 on an invalid one") {
   temp_dir dir;
   auto good = dir.write("good.yaml", serve_config("127.0.0.1:9"));
   auto ok = run_command({TALLY_BINARY, "check", "-c", good});
@@ -121,7 +121,7 @@ TEST_CASE("a 1 GiB download streams through tally with resident memory under 64 
   CHECK(tally.wait_exit(std::chrono::seconds(20)) == 0);
 }
 
-TEST_CASE("SIGTERM lets a slow request in flight finish, then tally exits 0") {
+TEST_CASE("SIGTERM lets a slow request in flight finish - then tally exits 0") {
   backend_set backends(1);
   temp_dir dir;
   auto cfg = dir.write("tally.yaml", serve_config(backends.address(0)));
@@ -144,7 +144,7 @@ TEST_CASE("SIGTERM lets a slow request in flight finish, then tally exits 0") {
   CHECK(tally.output().find("draining") != std::string::npos);
 }
 
-TEST_CASE("SIGHUP reloads the file: a new backend gets traffic; an invalid file keeps serving") {
+TEST_CASE("SIGHUP reloads the file: a new backend gets traffic - an invalid file keeps serving") {
   backend_set backends(2);
   temp_dir dir;
   auto cfg = dir.write("tally.yaml", serve_config(backends.address(0)));

@@ -78,7 +78,7 @@ TEST_CASE("access_log: a record is one JSON object on one line with every field"
   CHECK(o.at("duration_ms").as_double() == doctest::Approx(3.042));
 }
 
-TEST_CASE("access_log: empty pool and backend are null; the epoch means now") {
+TEST_CASE("access_log: empty pool and backend are null - the epoch means now") {
   access_record r = sample_record();
   r.pool = {};
   r.backend = {};
@@ -122,7 +122,7 @@ TEST_CASE("access_log: hostile targets and ids are escaped into valid JSON") {
   CHECK(std::string(o.at("method").as_string()) == "G\"ET");
 }
 
-TEST_CASE("access_log: lines written to a file are visible after flush, one object per line") {
+TEST_CASE("access_log: lines written to a file are visible after flush - one object per line") {
   temp_path tmp("tally-access");
   {
     access_log log(tmp.path.string());
@@ -175,7 +175,7 @@ TEST_CASE("access_log: lines written to a file are visible after flush, one obje
   }
 }
 
-TEST_CASE("access_log: the destructor flushes; an existing file is appended to") {
+TEST_CASE("access_log: the destructor flushes - an existing file is appended to") {
   temp_path tmp("tally-access");
   { std::ofstream(tmp.path) << "previous\n"; }
   {
@@ -189,7 +189,7 @@ TEST_CASE("access_log: the destructor flushes; an existing file is appended to")
   CHECK(json::parse(lines[10]).at("pool").as_string() == "web");
 }
 
-TEST_CASE("access_log: a stalled sink makes write() drop and count, never block") {
+TEST_CASE("access_log: a stalled sink makes write() drop and count - never block") {
   // A FIFO nobody reads: the writer thread blocks in write(2) once the pipe buffer is full,
   // exactly like a stuck disk. Producers must keep going.
   temp_path tmp("tally-access-fifo");
@@ -238,7 +238,7 @@ TEST_CASE("access_log: a stalled sink makes write() drop and count, never block"
   ::close(reader);
 }
 
-TEST_CASE("access_log: \"-\" writes to stdout") {
+TEST_CASE("access_log: the path - writes to stdout") {
   int pipe_fds[2];
   REQUIRE(::pipe(pipe_fds) == 0);
   std::fflush(stdout);

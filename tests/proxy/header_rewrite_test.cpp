@@ -41,7 +41,7 @@ TEST_CASE("the upstream request is HTTP/1.1 with the forwarding headers added") 
         "X-Request-Id: rid-1\r\n\r\n");
 }
 
-TEST_CASE("X-Forwarded-For and Via are appended to, several fields merged in order") {
+TEST_CASE("X-Forwarded-For and Via are appended to - several fields merged in order") {
   auto out = upstream(request({{"Host", "h"},
                                {"X-Forwarded-For", "203.0.113.1"},
                                {"Via", "1.1 edge"},
@@ -82,7 +82,7 @@ TEST_CASE("an upgrade keeps Connection: upgrade and the Upgrade field") {
   CHECK_FALSE(wants_upgrade(request({{"Upgrade", "websocket"}})));
 }
 
-TEST_CASE("responses: hop-by-hop removed, Via appended, Connection and framing per client") {
+TEST_CASE("responses: hop-by-hop removed - Via appended - Connection and framing per client") {
   http::response_header<> res;
   res.result(http::status::ok);
   res.version(11);

@@ -78,7 +78,7 @@ std::vector<pool_binding> two_pools() {
 
 }  // namespace
 
-TEST_CASE("metrics: scrape has every SPEC family with HELP and TYPE, even before traffic") {
+TEST_CASE("metrics: scrape has every SPEC family with HELP and TYPE - even before traffic") {
   metrics m;
   const std::string text = m.scrape();
   for (const auto& name : spec_families) {
@@ -165,7 +165,7 @@ TEST_CASE("metrics: counts land on the right labels") {
   CHECK(sample(t, R"(tally_backend_active_requests{backend="127.0.0.1:9002",pool="web"})") == 5);
 }
 
-TEST_CASE("metrics: duration histogram has the proxy buckets, cumulative, with +Inf") {
+TEST_CASE("metrics: duration histogram has the proxy buckets - cumulative - with +Inf") {
   metrics m;
   auto b = m.bind(two_pools());
   b->pool(0).count_response(200, 0.0004);  // <= 0.0005
@@ -263,7 +263,7 @@ TEST_CASE("metrics: concurrent counting from 4 threads sums exactly") {
       2 * per_thread);
 }
 
-TEST_CASE("metrics: rebinding keeps handles stable, keeps counters, drops removed state gauges") {
+TEST_CASE("metrics: rebinding keeps handles stable - keeps counters - drops removed state gauges") {
   metrics m;
   auto first = m.bind(two_pools());
   pool_metrics* web = &first->pool(0);

@@ -40,7 +40,7 @@ TEST_CASE("ordinary requests pass") {
   CHECK(verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == "");
 }
 
-TEST_CASE("each smuggling shape is refused, by Beast or by tally") {
+TEST_CASE("each smuggling shape is refused - by Beast or by tally") {
   CHECK(verdict("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: "
                 "chunked\r\n\r\n") != "");
   CHECK(verdict("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: "

@@ -23,7 +23,7 @@ long matched(const route_table& t, std::string_view host, std::string_view path)
 
 }  // namespace
 
-TEST_CASE("strip_port handles names, IPv4 and bracketed IPv6") {
+TEST_CASE("strip_port handles names - IPv4 and bracketed IPv6") {
   CHECK(strip_port("example.com:8080") == "example.com");
   CHECK(strip_port("example.com") == "example.com");
   CHECK(strip_port("10.0.0.1:80") == "10.0.0.1");
@@ -32,14 +32,14 @@ TEST_CASE("strip_port handles names, IPv4 and bracketed IPv6") {
   CHECK(strip_port("::1") == "::1");  // unbracketed IPv6 is left alone
 }
 
-TEST_CASE("first match wins, in file order") {
+TEST_CASE("first match wins - in file order") {
   route_table t({route("api.example.com", "/v1", 0), route("", "/v1", 1), route("", "/", 2)});
   CHECK(matched(t, "api.example.com", "/v1/users") == 0);
   CHECK(matched(t, "www.example.com", "/v1/users") == 1);
   CHECK(matched(t, "api.example.com", "/v2") == 2);
 }
 
-TEST_CASE("exact hosts match case-insensitively, without port or trailing dot") {
+TEST_CASE("exact hosts match case-insensitively - without port or trailing dot") {
   route_table t({route("API.example.com", "/", 0)});
   CHECK(matched(t, "api.example.com", "/") == 0);
   CHECK(matched(t, "Api.Example.COM:443", "/") == 0);
