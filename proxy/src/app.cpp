@@ -349,8 +349,22 @@ std::string app::impl::reload_now() {
     return text;
   }
   auto current = snapshots->load();
-  if (loaded.value->listen.text != current->cfg->listen.text)
-    log_warn("reload: a new `listen` address takes effect only after a restart");
+  if (loaded.value->listen.text != current->cfg->listen.text) {
+    try {
+      if (auto ec = proxy->rebind(endpoint_of(loaded.value->listen))) {
+        registry.count_config_reload(false);
+        auto msg = "reload rejected: cannot listen on " + loaded.value->listen.text + ": " +
+                   ec.message() + "; still serving on " + current->cfg->listen.text;
+        log_error(msg);
+        return msg + "\n";
+      }
+    } catch (const std::exception& e) {
+      registry.count_config_reload(false);
+      log_error(std::string("reload rejected: ") + e.what());
+      return std::string(e.what()) + "\n";
+    }
+    log_info("reload: now listening on " + loaded.value->listen.text);
+  }
   try {
     snapshots->store(build_snapshot(loaded.value, current.get(), proxy->workers(), &registry));
   } catch (const std::exception& e) {

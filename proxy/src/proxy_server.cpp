@@ -38,6 +38,16 @@ boost::asio::ip::tcp::endpoint proxy_server::local_endpoint() const {
   return impl_->workers.front()->local_endpoint();
 }
 
+boost::system::error_code proxy_server::rebind(const boost::asio::ip::tcp::endpoint& ep) {
+  auto bound = ep;
+  for (auto& w : impl_->workers) {
+    // The first worker may turn port 0 into a real port; the others join it. A failure after
+    // the first worker moved leaves that worker on the new address: report it.
+    if (auto ec = w->rebind(bound)) return ec;
+  }
+  return {};
+}
+
 void proxy_server::start() {
   for (auto& w : impl_->workers)
     w->start();

@@ -4,6 +4,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
+#include <future>
+
 #include "downstream_session.hpp"
 #include "proxy_shared.hpp"
 
@@ -18,17 +20,44 @@ worker::~worker() {
   join();
 }
 
-void worker::listen(const tcp::endpoint& ep) {
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(net::socket_base::reuse_address(true));
+namespace {
+
+error_code open_listener(tcp::acceptor& a, const tcp::endpoint& ep) {
+  error_code ec;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
   // Every worker binds the same address; the kernel spreads new connections between them.
-  acceptor_.set_option(reuse_port(true));
-  acceptor_.bind(ep);
-  acceptor_.listen(net::socket_base::max_listen_connections);
+  if (!ec) a.set_option(reuse_port(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  return ec;
+}
+
+}  // namespace
+
+void worker::listen(const tcp::endpoint& ep) {
+  if (auto ec = open_listener(acceptor_, ep)) throw boost::system::system_error(ec);
+}
+
+error_code worker::rebind(tcp::endpoint& ep) {
+  std::promise<error_code> done;
+  net::post(ioc_, [&] {
+    tcp::acceptor fresh(ioc_);
+    auto ec = open_listener(fresh, ep);
+    if (!ec) {
+      error_code ignored;
+      acceptor_.close(ignored);
+      acceptor_ = std::move(fresh);
+      ep = acceptor_.local_endpoint();
+      net::co_spawn(ioc_, accept_loop(++listener_generation_), net::detached);
+    }
+    done.set_value(ec);
+  });
+  return done.get_future().get();
 }
 
 void worker::start() {
-  net::co_spawn(ioc_, accept_loop(), net::detached);
+  net::co_spawn(ioc_, accept_loop(listener_generation_), net::detached);
   net::co_spawn(ioc_, sweep_loop(), net::detached);
   thread_ = std::thread([this] { ioc_.run(); });
 }
@@ -62,10 +91,10 @@ const std::shared_ptr<const routing_snapshot>& worker::snapshot() {
   return snapshot_;
 }
 
-net::awaitable<void> worker::accept_loop() {
+net::awaitable<void> worker::accept_loop(unsigned generation) {
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
-    if (!acceptor_.is_open()) co_return;
+    if (!acceptor_.is_open() || generation != listener_generation_) co_return;
     if (ec) {
       // Out of file descriptors and similar: pause instead of spinning on the error.
       net::steady_timer pause(ioc_, std::chrono::milliseconds(50));

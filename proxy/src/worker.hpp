@@ -42,6 +42,10 @@ class worker {
   // Opens this worker's listener on `ep` with SO_REUSEPORT. Throws on failure (start-up).
   void listen(const boost::asio::ip::tcp::endpoint& ep);
   boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  // Thread-safe, blocking until done: moves the listener to `ep` (a reload changed `listen`).
+  // The new socket is bound before the old one closes; on failure the old one stays.
+  // Returns the bound endpoint, or the error.
+  boost::system::error_code rebind(boost::asio::ip::tcp::endpoint& ep);
 
   void start();        // starts the thread
   void begin_drain();  // thread-safe: stop accepting, close idle connections
@@ -60,7 +64,7 @@ class worker {
   void add_session(session_base& s) { sessions_.push_back(s); }
 
  private:
-  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> accept_loop(unsigned generation);
   boost::asio::awaitable<void> sweep_loop();
 
   unsigned index_;
@@ -69,6 +73,7 @@ class worker {
   // reactor can skip its locks.
   boost::asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   boost::asio::ip::tcp::acceptor acceptor_{ioc_};
+  unsigned listener_generation_ = 0;  // an accept loop of an older listener ends
   boost::asio::steady_timer sweep_timer_{ioc_};
   upstream_pool upstreams_;
   request_id_generator request_ids_;

@@ -194,3 +194,34 @@ TEST_CASE("POST /reload returns the errors as JSON and needs the token when one 
   control.join();
   fs::remove_all(dir);
 }
+
+TEST_CASE("a reload with a new listen address moves the listener; a kept-alive connection stays") {
+  backend_set backends(1);
+  auto dir = make_temp_dir();
+  auto path = (dir / "tally.yaml").string();
+  auto first = proxy_yaml({{"web", "round_robin", {backends.address(0)}}});
+  std::ofstream(path) << first;
+  auto loaded = tally::config::load_config_file(path);
+  REQUIRE(loaded.ok());
+  tally::proxy::app app(loaded.value, {path, false});
+  app.start();
+  std::thread control([&] { app.run(); });
+  auto old_port = app.proxy_port();
+  http_connection kept(old_port);
+  CHECK(kept.request("GET", "/").status == 200);
+
+  auto new_port = unused_port();
+  auto moved = first;
+  moved.replace(moved.find("listen: 127.0.0.1:0"), 19,
+                "listen: 127.0.0.1:" + std::to_string(new_port));
+  std::ofstream(path) << moved;
+  CHECK(app.reload() == "");
+  CHECK(app.proxy_port() == new_port);
+  CHECK(http_get(new_port, "/").status == 200);
+  CHECK(http_get(old_port, "/", {}, std::chrono::seconds(2)).status == 0);  // nothing listens there
+  CHECK(kept.request("GET", "/").status == 200);                            // established: kept
+
+  app.shutdown();
+  control.join();
+  fs::remove_all(dir);
+}

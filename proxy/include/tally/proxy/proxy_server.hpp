@@ -23,6 +23,9 @@ class proxy_server {
   // Binds every worker's listener (port 0 picks one port for all). Throws on failure.
   void listen(const boost::asio::ip::tcp::endpoint& ep);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
+  // Moves every worker's listener to `ep` (reload with a new `listen`); established connections
+  // stay. Blocks until done; call off the workers. On failure nothing changes.
+  boost::system::error_code rebind(const boost::asio::ip::tcp::endpoint& ep);
 
   void start();
   // Stops accepting and closes idle keep-alive connections; requests in flight go on, and
