@@ -140,7 +140,8 @@ TEST_CASE("health_checker: a backend restored down starts down and rises after r
   CHECK(log.count("is UP after 2 successful checks (last: status 200)") == 1);
 }
 
-TEST_CASE("health_checker: set_targets keeps unchanged backends - stops removed ones - starts new") {
+TEST_CASE(
+    "health_checker: set_targets keeps unchanged backends - stops removed ones - starts new") {
   tally::test::backend_set backends(3);
   net::io_context ioc;
   log_capture log;

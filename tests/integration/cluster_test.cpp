@@ -64,7 +64,8 @@ const header_list token = {{"Authorization", "Bearer t0k"}};
 
 }  // namespace
 
-TEST_CASE("one replica's failing checks keep the verdict up everywhere - two flip it on all three") {
+TEST_CASE(
+    "one replica's failing checks keep the verdict up everywhere - two flip it on all three") {
   backend_set backends(1);
   for (int failing : {1, 2}) {
     CAPTURE(failing);

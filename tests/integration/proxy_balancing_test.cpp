@@ -78,7 +78,8 @@ TEST_CASE("upstream keep-alive: backends see far fewer connections than requests
   CHECK(conns <= 8);
 }
 
-TEST_CASE("forwarded headers: X-Forwarded-For and friends - Via - X-Request-Id - hop-by-hop stripped") {
+TEST_CASE(
+    "forwarded headers: X-Forwarded-For and friends - Via - X-Request-Id - hop-by-hop stripped") {
   backend_set backends(1);
   proxy_fixture proxy(proxy_yaml({{"web", "round_robin", {backends.address(0)}}}));
   http_connection conn(proxy.port());

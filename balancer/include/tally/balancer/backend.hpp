@@ -41,13 +41,15 @@ class backend {
   bool ejected() const noexcept { return ejected_.load(std::memory_order_relaxed); }
   void set_ejected(bool e) noexcept { ejected_.store(e, std::memory_order_relaxed); }
   // Steady-clock time (ns since epoch of steady_clock) the ejection ends; 0 when not ejected.
-  std::int64_t ejected_until_ns() const noexcept { return ejected_until_ns_.load(std::memory_order_relaxed); }
-  void set_ejected_until_ns(std::int64_t t) noexcept { ejected_until_ns_.store(t, std::memory_order_relaxed); }
+  std::int64_t ejected_until_ns() const noexcept {
+    return ejected_until_ns_.load(std::memory_order_relaxed);
+  }
+  void set_ejected_until_ns(std::int64_t t) noexcept {
+    ejected_until_ns_.store(t, std::memory_order_relaxed);
+  }
 
   // May take new requests: up, not ejected, not drained, weight > 0.
-  bool eligible() const noexcept {
-    return up() && !ejected() && !drained() && weight() > 0;
-  }
+  bool eligible() const noexcept { return up() && !ejected() && !drained() && weight() > 0; }
 
   // Requests currently in flight to this backend (least_connections, random_two, /status).
   std::int64_t active_requests() const noexcept { return active_.load(std::memory_order_relaxed); }
@@ -55,10 +57,15 @@ class backend {
   void end_request() noexcept { active_.fetch_sub(1, std::memory_order_relaxed); }
 
   // Consecutive failed upstream requests (outlier ejection); reset on success.
-  std::uint32_t consecutive_failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
-  std::uint32_t record_failure() noexcept { return failures_.fetch_add(1, std::memory_order_relaxed) + 1; }
+  std::uint32_t consecutive_failures() const noexcept {
+    return failures_.load(std::memory_order_relaxed);
+  }
+  std::uint32_t record_failure() noexcept {
+    return failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
   void record_success() noexcept {
-    if (failures_.load(std::memory_order_relaxed) != 0) failures_.store(0, std::memory_order_relaxed);
+    if (failures_.load(std::memory_order_relaxed) != 0)
+      failures_.store(0, std::memory_order_relaxed);
   }
 
  private:

@@ -14,9 +14,9 @@
 namespace tally::balancer {
 
 struct pick_context {
-  unsigned worker = 0;          // index of the calling worker thread, < workers given at build
-  std::uint64_t hash = 0;       // consistent_hash key, already hashed (see hash_key() in hash.hpp)
-  std::uint64_t random = 0;     // a random value the caller drew (random_two); 0 = policy draws
+  unsigned worker = 0;       // index of the calling worker thread, < workers given at build
+  std::uint64_t hash = 0;    // consistent_hash key, already hashed (see hash_key() in hash.hpp)
+  std::uint64_t random = 0;  // a random value the caller drew (random_two); 0 = policy draws
   // Backends already tried by this request (bit i = backends[i]); a retry prefers others.
   std::uint64_t tried_mask = 0;
 };

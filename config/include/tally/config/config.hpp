@@ -39,7 +39,13 @@ struct access_log_config {
   std::string path = "-";  // "-" = stdout
 };
 
-enum class policy_kind { round_robin, weighted_round_robin, least_connections, random_two, consistent_hash };
+enum class policy_kind {
+  round_robin,
+  weighted_round_robin,
+  least_connections,
+  random_two,
+  consistent_hash
+};
 
 struct hash_key_config {
   enum class source { client_ip, header, cookie };
@@ -85,7 +91,7 @@ enum class retry_condition : unsigned {
 struct retry_config {
   unsigned attempts = 2;  // retries after the first try
   duration per_try_timeout{5000};
-  unsigned on = 0x3f;     // bit set of retry_condition; default: all six
+  unsigned on = 0x3f;  // bit set of retry_condition; default: all six
   unsigned budget_percent = 20;
   duration backoff{25};
   bool retries_on(retry_condition c) const { return (on & static_cast<unsigned>(c)) != 0; }
@@ -106,9 +112,9 @@ struct pool_config {
 };
 
 struct route_config {
-  std::string host;         // empty = any host; "*.example.com" = any subdomain of example.com
+  std::string host;  // empty = any host; "*.example.com" = any subdomain of example.com
   std::string path_prefix = "/";
-  std::string pool;         // name of a pool in config::pools
+  std::string pool;            // name of a pool in config::pools
   std::size_t pool_index = 0;  // index into config::pools, filled in by validation
 };
 
