@@ -176,7 +176,8 @@ net::awaitable<bool> upstream_exchange::run() {
     if (!again || last_try) break;
     // Connect failures sent nothing: they need no budget. Anything else repeats work.
     if (last != failure::connect && last != failure::connect_timeout) {
-      if (!retry_budget_allows(shared, retry.budget_percent)) break;
+      // A request already holding a retry slot keeps it for its later retries.
+      if (!guard.retrying && !retry_budget_allows(shared, retry.budget_percent)) break;
       if (!guard.retrying) {
         guard.retrying = true;
         shared.retries_in_flight.fetch_add(1, std::memory_order_relaxed);

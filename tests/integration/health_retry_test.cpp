@@ -166,3 +166,31 @@ TEST_CASE("consistent_hash keeps a key on one backend - removing one moves only 
   MESSAGE("keys of remaining backends that moved: " << moved << " of 300");
   CHECK(moved <= 300 * 5 / 100);  // at most ~1/N of all keys move: those of the removed backend
 }
+
+TEST_CASE("the retry budget caps retries when every backend times out") {
+  backend_set backends(2);
+  // Every try times out (per_try_timeout 100ms < the 2 s delay): without a budget the 10
+  // concurrent requests below would make 10 x (1 + 3) = 40 backend requests. budget_percent 0
+  // leaves the floor of 3 retries in flight.
+  proxy_fixture proxy(proxy_yaml(
+      {{"web",
+        "round_robin",
+        {backends.address(0), backends.address(1)},
+        {},
+        "    retry: { attempts: 3, per_try_timeout: 100ms, budget_percent: 0, backoff: 0ms }\n"}},
+      "timeouts: { upstream_response: 200ms }\n"));
+  std::vector<std::thread> clients;
+  std::atomic<int> gateway_timeouts{0};
+  for (int c = 0; c < 10; ++c)
+    clients.emplace_back([&] {
+      if (http_get(proxy.port(), "/delay/2000").status == 504) ++gateway_timeouts;
+    });
+  for (auto& t : clients)
+    t.join();
+  auto sent =
+      backends.backend(0).stats().requests.load() + backends.backend(1).stats().requests.load();
+  MESSAGE("backend requests for 10 client requests: " << sent << " (40 without a budget)");
+  CHECK(gateway_timeouts.load() == 10);
+  CHECK(sent >= 10);
+  CHECK(sent <= 10 + 3 * 3 + 3);  // the floor of 3 retries in flight, each retrying up to 3 times
+}
