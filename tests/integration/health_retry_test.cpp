@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -193,4 +194,44 @@ TEST_CASE("the retry budget caps retries when every backend times out") {
   CHECK(gateway_timeouts.load() == 10);
   CHECK(sent >= 10);
   CHECK(sent <= 10 + 3 * 3 + 3);  // the floor of 3 retries in flight, each retrying up to 3 times
+}
+
+TEST_CASE("least_connections steers new requests away from a backend that hangs") {
+  backend_set backends(1);
+  // A backend that accepts connections and never answers.
+  boost::asio::io_context hang_ctx;
+  boost::asio::ip::tcp::acceptor hang(hang_ctx, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  std::vector<boost::asio::ip::tcp::socket> held;  // only the hang thread touches it
+  std::atomic<int> accepted{0};
+  std::function<void()> accept_one = [&] {
+    hang.async_accept([&](boost::system::error_code ec, boost::asio::ip::tcp::socket s) {
+      if (ec) return;
+      held.push_back(std::move(s));
+      ++accepted;
+      accept_one();
+    });
+  };
+  accept_one();
+  std::thread hang_thread([&] { hang_ctx.run(); });
+
+  proxy_fixture proxy(proxy_yaml(
+      {{"web",
+        "least_connections",
+        {backends.address(0), "127.0.0.1:" + std::to_string(hang.local_endpoint().port())},
+        {},
+        "    retry: { attempts: 0 }\n"}},
+      "workers: 1\ntimeouts: { upstream_response: 3s }\n"));
+  // Four concurrent requests: those that land on the hanging backend stay in flight.
+  std::vector<std::thread> stuck;
+  for (int i = 0; i < 4; ++i)
+    stuck.emplace_back([&] { http_get(proxy.port(), "/"); });
+  REQUIRE(eventually([&] { return accepted.load() > 0; }, 5s));
+  // While they hang, every new request goes to the backend with fewer requests in flight.
+  http_connection conn(proxy.port());
+  for (int i = 0; i < 20; ++i)
+    CHECK(conn.request("GET", "/").header("X-Backend") == "b1");
+  for (auto& t : stuck)
+    t.join();
+  hang_ctx.stop();
+  hang_thread.join();
 }
