@@ -119,7 +119,8 @@ TEST_CASE("a 1 GiB download streams through tally with resident memory under 64 
 #ifndef TALLY_SANITIZED
   CHECK(rss < 64 * 1024);
 #else
-  CHECK(rss < 512 * 1024);  // ASan's shadow memory and quarantine dominate; the bound is for release
+  CHECK(rss <
+        512 * 1024);  // ASan's shadow memory and quarantine dominate; the bound is for release
 #endif
   tally.send_signal(SIGTERM);
   CHECK(tally.wait_exit(std::chrono::seconds(20)) == 0);
