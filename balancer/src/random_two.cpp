@@ -17,17 +17,8 @@ std::uint64_t random_two::draw(const pick_context& ctx) noexcept {
 }
 
 int random_two::pick(const pick_context& ctx) {
-  // Candidates are the eligible untried backends, or the eligible tried ones when a retry has
-  // nothing new left. Counting first lets the draws index candidates directly: no rejection
-  // loop and no bias toward a backend that follows a down one.
-  std::size_t untried = 0;
-  std::size_t tried = 0;
-  for (std::size_t i = 0; i < backends_.size(); ++i) {
-    if (!backends_[i]->eligible()) continue;
-    ++(detail::was_tried(ctx.tried_mask, i) ? tried : untried);
-  }
-  const bool want_tried = untried == 0;
-  const std::size_t candidates = want_tried ? tried : untried;
+  const auto set = detail::candidate_set::of(backends_, ctx.tried_mask);
+  const std::size_t candidates = set.count;
   if (candidates == 0) return -1;
 
   const std::uint64_t r = draw(ctx);
@@ -40,7 +31,7 @@ int random_two::pick(const pick_context& ctx) {
   int b = -1;
   std::size_t ordinal = 0;
   for (std::size_t i = 0; i < backends_.size() && (a < 0 || b < 0); ++i) {
-    if (!backends_[i]->eligible() || detail::was_tried(ctx.tried_mask, i) != want_tried) continue;
+    if (!set.contains(backends_, ctx.tried_mask, i)) continue;
     if (ordinal == first) a = static_cast<int>(i);
     if (ordinal == second) b = static_cast<int>(i);
     ++ordinal;

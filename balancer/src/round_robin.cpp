@@ -8,20 +8,13 @@ int round_robin::pick(const pick_context& ctx) {
   // The counter numbers turns among the *eligible* backends, not among all of them: skipping a
   // down backend to its neighbour would give that neighbour a double share (the rotation Envoy
   // gets by rebuilding its healthy host set). Retries rotate among untried backends first.
-  std::size_t untried = 0;
-  std::size_t tried = 0;
-  for (std::size_t i = 0; i < backends_.size(); ++i) {
-    if (!backends_[i]->eligible()) continue;
-    ++(detail::was_tried(ctx.tried_mask, i) ? tried : untried);
-  }
-  const bool want_tried = untried == 0;
-  const std::size_t candidates = want_tried ? tried : untried;
-  if (candidates == 0) return -1;
+  const auto set = detail::candidate_set::of(backends_, ctx.tried_mask);
+  if (set.count == 0) return -1;
 
-  std::size_t turn = next_.fetch_add(1, std::memory_order_relaxed) % candidates;
+  std::size_t turn = next_.fetch_add(1, std::memory_order_relaxed) % set.count;
   int fallback = -1;
   for (std::size_t i = 0; i < backends_.size(); ++i) {
-    if (!backends_[i]->eligible() || detail::was_tried(ctx.tried_mask, i) != want_tried) continue;
+    if (!set.contains(backends_, ctx.tried_mask, i)) continue;
     if (turn-- == 0) return static_cast<int>(i);
     fallback = static_cast<int>(i);
   }

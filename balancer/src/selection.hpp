@@ -19,6 +19,28 @@ inline bool was_tried(std::uint64_t tried_mask, std::size_t i) noexcept {
   return i < 64 && ((tried_mask >> i) & 1u) != 0;
 }
 
+// Which backends a pick chooses among: the eligible ones not yet tried by this request, or the
+// eligible tried ones when a retry has nothing new left. Counting first lets a policy index its
+// candidates directly (no rejection loop, no bias toward the neighbour of a down backend).
+struct candidate_set {
+  std::size_t count = 0;
+  bool tried = false;  // the candidates are the already-tried backends
+
+  template <class Backends>
+  static candidate_set of(const Backends& backends, std::uint64_t tried_mask) noexcept {
+    std::size_t untried = 0, tried = 0;
+    for (std::size_t i = 0; i < backends.size(); ++i) {
+      if (!backends[i]->eligible()) continue;
+      ++(was_tried(tried_mask, i) ? tried : untried);
+    }
+    return untried ? candidate_set{untried, false} : candidate_set{tried, true};
+  }
+  template <class Backends>
+  bool contains(const Backends& backends, std::uint64_t tried_mask, std::size_t i) const noexcept {
+    return backends[i]->eligible() && was_tried(tried_mask, i) == tried;
+  }
+};
+
 // One worker's value alone on its cache line, so workers never write to a shared line.
 template <class T>
 struct alignas(cache_line) per_worker {
