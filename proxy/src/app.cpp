@@ -17,6 +17,7 @@
 #include "tally/config/load.hpp"
 #include "tally/health/health_checker.hpp"
 #include "tally/health/health_target.hpp"
+#include "tally/health/outlier_ticker.hpp"
 #include "tally/proxy/access_log.hpp"
 #include "tally/proxy/log.hpp"
 #include "tally/proxy/metrics.hpp"
@@ -66,7 +67,7 @@ struct app::impl {
   net::signal_set signals{control};
   // Passive health (workers report, the control loop un-ejects) and active health checks.
   health::outlier_detector outliers{[](std::string_view m) { log_info(m); }};
-  net::steady_timer outlier_timer{control};
+  health::outlier_ticker outlier_ticker{control, outliers};  // un-ejects when ejections end
   std::unique_ptr<health::health_checker> checker;
   std::unique_ptr<cluster::cluster_node> cluster;
   std::unique_ptr<checkpoint_source> checkpoint_state;
@@ -77,7 +78,6 @@ struct app::impl {
 
   void watch_signals();
   void watch_health();  // on the control loop: health targets for the current snapshot
-  void arm_outlier_timer();
   void restore_checkpoint(const config::config& cfg);
   void state_changed() {
     if (checkpoint_writer) checkpoint_writer->request_write(checkpoint_state->state());
@@ -137,9 +137,7 @@ void app::start() {
                                              const health::probe_result& result) {
     r->backend(pool, b.address()).health_check(result.ok);
   });
-  d.outliers.set_on_ejection([d = &d](std::chrono::steady_clock::time_point) {
-    net::post(d->control, [d] { d->arm_outlier_timer(); });
-  });
+  d.outlier_ticker.start();
   // Gauges mirror live state: read it when Prometheus scrapes, not on the request path.
   d.registry.set_refresher([d = &d](metrics& m) {
     auto snap = d->snapshots->load();
@@ -253,17 +251,6 @@ void app::impl::watch_health() {
   cluster->set_backends(members);
 }
 
-void app::impl::arm_outlier_timer() {
-  auto next = outliers.next_deadline();
-  if (!next) return;
-  outlier_timer.expires_at(*next);
-  outlier_timer.async_wait([this](error_code ec) {
-    if (ec) return;
-    outliers.tick(std::chrono::steady_clock::now());
-    arm_outlier_timer();
-  });
-}
-
 // Restores the routing table from checkpoint.path, or from a peer when there is no file. Runs at
 // start-up, before anything is served; a bad file is reported and set aside, never fatal.
 void app::impl::restore_checkpoint(const config::config& cfg) {
@@ -315,7 +302,7 @@ void app::impl::begin_shutdown() {
   proxy->begin_drain();
   if (checker) checker->stop();
   cluster->stop();
-  outlier_timer.cancel();
+  outlier_ticker.stop();
   net::co_spawn(control, drain_then_stop(), net::detached);
 }
 
