@@ -14,6 +14,8 @@
 #include "support/ports.hpp"
 #include "support/process.hpp"
 #include "support/proxy_fixture.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 using namespace tally::test;
 using namespace std::chrono_literals;
@@ -43,14 +45,6 @@ std::string replica_yaml(const replica_spec& self, const std::vector<replica_spe
       y += "    - { id: " + r.id + ", address: 127.0.0.1:" + std::to_string(r.admin_port) + " }\n";
   y += extra;
   return y;
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline)
-    if (pred()) return true;
-  return false;
 }
 
 // The cluster verdict a replica shows for its first backend.
@@ -183,8 +177,8 @@ TEST_CASE("garbage and replayed vote messages are refused and change nothing") {
 
 TEST_CASE("checkpoint: a drain survives kill -9 - a replica without a file takes a peer's table") {
   backend_set backends(2);
-  auto dir = fs::temp_directory_path() / ("tally-ckpt-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  temp_dir scratch;
+  auto dir = scratch.path();
   std::vector<replica_spec> rs{{"lb-1", unused_port()}, {"lb-2", unused_port()}};
   auto cfg_a = (dir / "a.yaml").string();
   std::ofstream(cfg_a) << replica_yaml(
@@ -231,5 +225,4 @@ TEST_CASE("checkpoint: a drain survives kill -9 - a replica without a file takes
   b.send_signal(SIGTERM);
   CHECK(a.wait_exit() == 0);
   CHECK(b.wait_exit() == 0);
-  fs::remove_all(dir);
 }

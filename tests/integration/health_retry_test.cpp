@@ -7,10 +7,13 @@
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json/parse.hpp>
 
 #include "support/backend_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/proxy_fixture.hpp"
+#include "support/wait.hpp"
 
 using namespace tally::test;
 using namespace std::chrono_literals;
@@ -27,13 +30,6 @@ const std::string fast_checks =
     "    health_check: { path: /healthz, interval: 100ms, timeout: 80ms, rise: 2, fall: 2 }\n";
 
 // Polls until `pred` holds or `limit` passes; each poll is a real request, not a sleep.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline)
-    if (pred()) return true;
-  return false;
-}
 
 }  // namespace
 
@@ -220,16 +216,27 @@ TEST_CASE("least_connections steers new requests away from a backend that hangs"
         {backends.address(0), "127.0.0.1:" + std::to_string(hang.local_endpoint().port())},
         {},
         "    retry: { attempts: 0 }\n"}},
-      "workers: 1\ntimeouts: { upstream_response: 3s }\n"));
+      "workers: 1\ntimeouts: { upstream_response: 30s }\n"));
   // Four concurrent requests: those that land on the hanging backend stay in flight.
   std::vector<std::thread> stuck;
   for (int i = 0; i < 4; ++i)
     stuck.emplace_back([&] { http_get(proxy.port(), "/"); });
-  REQUIRE(eventually([&] { return accepted.load() > 0; }, 5s));
+  // Wait until the requests that went to the healthy backend are done and some hang.
+  auto in_flight = [&](std::size_t i) {
+    auto status = boost::json::parse(http_get(proxy.admin_port(), "/status").body);
+    return status.at("pools").at("web").at("backends").at(i).at("active_requests").as_int64();
+  };
+  REQUIRE(
+      eventually([&] { return accepted.load() > 0 && in_flight(0) == 0 && in_flight(1) > 0; }, 5s));
   // While they hang, every new request goes to the backend with fewer requests in flight.
   http_connection conn(proxy.port());
   for (int i = 0; i < 20; ++i)
     CHECK(conn.request("GET", "/").header("X-Backend") == "b1");
+  // Closing the hanging connections ends the stuck requests (502) without waiting for a timeout.
+  boost::asio::post(hang_ctx, [&] {
+    held.clear();
+    hang.close();
+  });
   for (auto& t : stuck)
     t.join();
   hang_ctx.stop();

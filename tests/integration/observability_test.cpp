@@ -11,38 +11,15 @@
 #include "support/ports.hpp"
 #include "support/process.hpp"
 #include "support/proxy_fixture.hpp"
+#include "support/spec_metrics.hpp"
+#include "support/temp_dir.hpp"
 #include "tally/config/load.hpp"
 #include "tally/proxy/app.hpp"
 
 using namespace tally::test;
 namespace fs = std::filesystem;
 
-namespace {
-
-fs::path make_temp_dir() {
-  auto p = fs::temp_directory_path() /
-           ("tally-obs-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
-  fs::create_directories(p);
-  return p;
-}
-
-const char* spec_metric_names[] = {"tally_requests_total",
-                                   "tally_request_duration_seconds",
-                                   "tally_upstream_requests_total",
-                                   "tally_retries_total",
-                                   "tally_backend_up",
-                                   "tally_backend_local_up",
-                                   "tally_backend_votes_down",
-                                   "tally_backend_active_requests",
-                                   "tally_downstream_connections",
-                                   "tally_config_reloads_total",
-                                   "tally_checkpoint_writes_total",
-                                   "tally_checkpoint_restores_total",
-                                   "tally_checkpoint_last_success_timestamp_seconds",
-                                   "tally_cluster_peer_up",
-                                   "tally_health_checks_total"};
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("/metrics after traffic has every SPEC family and passes promtool check metrics") {
   backend_set backends(2);
@@ -52,28 +29,29 @@ TEST_CASE("/metrics after traffic has every SPEC family and passes promtool chec
     REQUIRE(http_get(proxy.port(), "/").status == 200);
   auto scraped = http_get(proxy.admin_port(), "/metrics");
   REQUIRE(scraped.status == 200);
-  for (const char* name : spec_metric_names) {
+  for (std::string_view name : spec_metric_families) {
     CAPTURE(name);
-    CHECK(scraped.body.find(std::string("# HELP ") + name + " ") != std::string::npos);
+    CHECK(scraped.body.find("# HELP " + std::string(name) + " ") != std::string::npos);
   }
   CHECK(scraped.body.find("tally_requests_total{code=\"200\",pool=\"web\"} 10") !=
         std::string::npos);
   CHECK(scraped.body.find("tally_request_duration_seconds_count{pool=\"web\"} 10") !=
         std::string::npos);
 
-  auto dir = make_temp_dir();
+  temp_dir scratch;
+  auto dir = scratch.path();
   auto file = dir / "metrics.txt";
   std::ofstream(file) << scraped.body;
   auto check = run_command({"sh", "-c", "promtool check metrics < " + file.string()});
   CHECK_MESSAGE(check.exit_code == 0, check.output);
   CHECK(check.output.empty());
-  fs::remove_all(dir);
 }
 
 TEST_CASE("a real Prometheus server scrapes tally and sees up == 1") {
   backend_set backends(1);
   proxy_fixture proxy(proxy_yaml({{"web", "round_robin", {backends.address(0)}}}));
-  auto dir = make_temp_dir();
+  temp_dir scratch;
+  auto dir = scratch.path();
   auto cfg = dir / "prometheus.yml";
   std::ofstream(cfg) << "global: { scrape_interval: 1s, scrape_timeout: 900ms }\n"
                         "scrape_configs:\n"
@@ -104,12 +82,12 @@ TEST_CASE("a real Prometheus server scrapes tally and sees up == 1") {
   CHECK(samples.body.find("tally_downstream_connections") != std::string::npos);
   prom.send_signal(SIGTERM);
   prom.wait_exit(std::chrono::seconds(10));
-  fs::remove_all(dir);
 }
 
 TEST_CASE("20 reloads under a GET load fail no request - and an added backend gets traffic") {
   backend_set backends(2);
-  auto dir = make_temp_dir();
+  temp_dir scratch;
+  auto dir = scratch.path();
   auto path = (dir / "tally.yaml").string();
   auto one = proxy_yaml({{"web", "round_robin", {backends.address(0)}}});
   auto two = proxy_yaml({{"web", "round_robin", {backends.address(0), backends.address(1)}}});
@@ -162,12 +140,12 @@ TEST_CASE("20 reloads under a GET load fail no request - and an added backend ge
 
   app.shutdown();
   control.join();
-  fs::remove_all(dir);
 }
 
 TEST_CASE("POST /reload returns the errors as JSON and needs the token when one is set") {
   backend_set backends(1);
-  auto dir = make_temp_dir();
+  temp_dir scratch;
+  auto dir = scratch.path();
   auto path = (dir / "tally.yaml").string();
   std::ofstream(path) << proxy_yaml({{"web", "round_robin", {backends.address(0)}}},
                                     "admin: { listen: 127.0.0.1:0, token: s3cret }\n");
@@ -192,12 +170,12 @@ TEST_CASE("POST /reload returns the errors as JSON and needs the token when one 
 
   app.shutdown();
   control.join();
-  fs::remove_all(dir);
 }
 
 TEST_CASE("a reload with a new listen address moves the listener; a kept-alive connection stays") {
   backend_set backends(1);
-  auto dir = make_temp_dir();
+  temp_dir scratch;
+  auto dir = scratch.path();
   auto path = (dir / "tally.yaml").string();
   auto first = proxy_yaml({{"web", "round_robin", {backends.address(0)}}});
   std::ofstream(path) << first;
@@ -223,5 +201,4 @@ TEST_CASE("a reload with a new listen address moves the listener; a kept-alive c
 
   app.shutdown();
   control.join();
-  fs::remove_all(dir);
 }

@@ -10,29 +10,12 @@
 #include "support/backend_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace tally::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    path = fs::temp_directory_path() /
-           ("tally-test-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    auto p = path / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-};
 
 std::string serve_config(const std::string& backend) {
   return "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nworkers: 1\n"
@@ -86,7 +69,7 @@ TEST_CASE("tally check: exit 0 on a valid file - FILE:LINE:COL and exit 1 on an 
   CHECK(r.output.find(bad + ":2:22: ") != std::string::npos);
   CHECK(r.output.find(bad + ":8:29: ") != std::string::npos);
 
-  auto missing = run_command({TALLY_BINARY, "check", "-c", (dir.path / "nope.yaml").string()});
+  auto missing = run_command({TALLY_BINARY, "check", "-c", (dir.path() / "nope.yaml").string()});
   CHECK(missing.exit_code == 1);
   CHECK(missing.output.find("cannot read") != std::string::npos);
 }

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "support/spec_metrics.hpp"
+
 #include <sys/wait.h>
 
 #include <unistd.h>
@@ -19,24 +21,6 @@
 using namespace tally::proxy;
 
 namespace {
-
-const std::vector<std::string> spec_families{
-    "tally_requests_total",
-    "tally_request_duration_seconds",
-    "tally_upstream_requests_total",
-    "tally_retries_total",
-    "tally_backend_up",
-    "tally_backend_local_up",
-    "tally_backend_votes_down",
-    "tally_backend_active_requests",
-    "tally_downstream_connections",
-    "tally_config_reloads_total",
-    "tally_checkpoint_writes_total",
-    "tally_checkpoint_restores_total",
-    "tally_checkpoint_last_success_timestamp_seconds",
-    "tally_cluster_peer_up",
-    "tally_health_checks_total",
-};
 
 // The value of the sample whose line starts with `series ` (name plus label set, as serialized),
 // or NaN when there is no such line.
@@ -81,7 +65,8 @@ std::vector<pool_binding> two_pools() {
 TEST_CASE("metrics: scrape has every SPEC family with HELP and TYPE - even before traffic") {
   metrics m;
   const std::string text = m.scrape();
-  for (const auto& name : spec_families) {
+  for (std::string_view family : tally::test::spec_metric_families) {
+    std::string name(family);
     INFO(name);
     CHECK(has_line_starting(text, "# HELP " + name + " "));
     CHECK(has_line_starting(text, "# TYPE " + name + " "));
