@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${TALLY_BUILD_DIR:-build}
+# ccache keys on paths relative to the checkout, so every clone shares one cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null

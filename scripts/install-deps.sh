@@ -3,7 +3,7 @@
 # tests and benchmarks use. Safe to run repeatedly: it only installs what is missing.
 set -euo pipefail
 
-build_pkgs=(g++ cmake ninja-build pkg-config
+build_pkgs=(g++ cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libyaml-cpp-dev prometheus-cpp-dev doctest-dev libssl-dev)
 test_pkgs=(curl procps iproute2 prometheus)
