@@ -70,11 +70,11 @@ consistent_hash::consistent_hash(const backend_list& backends)
   }
 }
 
-int consistent_hash::walk(std::uint32_t slot, std::uint64_t tried_mask,
+int consistent_hash::walk(std::uint32_t slot, const tried_set& already,
                           bool accept_tried) const noexcept {
   for (std::uint32_t step = 0; step < table_size; ++step) {
     const std::uint16_t i = table_[slot];
-    if (backends_[i]->eligible() && (accept_tried || !detail::was_tried(tried_mask, i))) return i;
+    if (backends_[i]->eligible() && (accept_tried || !already.contains(i))) return i;
     slot = slot + 1 == table_size ? 0 : slot + 1;
   }
   return -1;
@@ -89,16 +89,16 @@ int consistent_hash::pick(const pick_context& ctx) {
   for (std::size_t i = 0; i < backends_.size(); ++i) {
     if (!in_table_[i] || !backends_[i]->eligible()) continue;
     any = true;
-    any_untried |= !detail::was_tried(ctx.tried_mask, i);
+    any_untried |= !ctx.tried.contains(i);
   }
   if (!any) return -1;
   const auto slot = static_cast<std::uint32_t>(ctx.hash % table_size);
   // A retry moves to the next eligible backend along the table: still a function of the key,
   // so a given key's retries go to the same second choice.
   if (any_untried) {
-    if (int i = walk(slot, ctx.tried_mask, false); i >= 0) return i;
+    if (int i = walk(slot, ctx.tried, false); i >= 0) return i;
   }
-  return walk(slot, ctx.tried_mask, true);
+  return walk(slot, ctx.tried, true);
 }
 
 }  // namespace tally::balancer

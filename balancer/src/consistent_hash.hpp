@@ -37,7 +37,7 @@ class consistent_hash final : public policy {
  private:
   static constexpr std::uint16_t no_backend = 0xffff;
 
-  int walk(std::uint32_t slot, std::uint64_t tried_mask, bool accept_tried) const noexcept;
+  int walk(std::uint32_t slot, const tried_set& already, bool accept_tried) const noexcept;
 
   backend_list backends_;
   std::vector<std::uint16_t> table_;  // empty when no backend had weight > 0

@@ -20,7 +20,7 @@ int least_connections::pick(const pick_context& ctx) {
     const auto l = detail::load::of(b);
     // A weight read as 0 here lost a race with an admin change; skip it like eligible() would.
     if (l.weight == 0) continue;
-    const bool tried = detail::was_tried(ctx.tried_mask, i);
+    const bool tried = ctx.tried.contains(i);
     int& winner = tried ? best_tried : best;
     detail::load& winner_load = tried ? best_tried_load : best_load;
     if (winner < 0 || l.lighter_than(winner_load)) {

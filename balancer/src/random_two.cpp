@@ -17,7 +17,7 @@ std::uint64_t random_two::draw(const pick_context& ctx) noexcept {
 }
 
 int random_two::pick(const pick_context& ctx) {
-  const auto set = detail::candidate_set::of(backends_, ctx.tried_mask);
+  const auto set = detail::candidate_set::of(backends_, ctx.tried);
   const std::size_t candidates = set.count;
   if (candidates == 0) return -1;
 
@@ -31,7 +31,7 @@ int random_two::pick(const pick_context& ctx) {
   int b = -1;
   std::size_t ordinal = 0;
   for (std::size_t i = 0; i < backends_.size() && (a < 0 || b < 0); ++i) {
-    if (!set.contains(backends_, ctx.tried_mask, i)) continue;
+    if (!set.contains(backends_, ctx.tried, i)) continue;
     if (ordinal == first) a = static_cast<int>(i);
     if (ordinal == second) b = static_cast<int>(i);
     ++ordinal;

@@ -1,5 +1,5 @@
-// Helpers shared by the policies (private to tally_balancer): the retry mask, per-worker slots
-// padded to a cache line, and a tiny deterministic random generator.
+// Helpers shared by the policies (private to tally_balancer): the retry candidates, per-worker
+// slots padded to a cache line, and a tiny deterministic random generator.
 #pragma once
 
 #include <cstddef>
@@ -7,17 +7,13 @@
 
 #include "tally/balancer/backend.hpp"
 #include "tally/balancer/hash.hpp"
+#include "tally/balancer/policy.hpp"
 
 namespace tally::balancer::detail {
 
 // Destructive interference size, spelled out: GCC warns that the std:: constant may vary
 // between compilation units, and every x86-64/ARM64 target we build for uses 64.
 inline constexpr std::size_t cache_line = 64;
-
-// Bit i of a retry mask names backends[i]; backends past 63 are never marked as tried.
-inline bool was_tried(std::uint64_t tried_mask, std::size_t i) noexcept {
-  return i < 64 && ((tried_mask >> i) & 1u) != 0;
-}
 
 // Which backends a pick chooses among: the eligible ones not yet tried by this request, or the
 // eligible tried ones when a retry has nothing new left. Counting first lets a policy index its
@@ -27,17 +23,17 @@ struct candidate_set {
   bool tried = false;  // the candidates are the already-tried backends
 
   template <class Backends>
-  static candidate_set of(const Backends& backends, std::uint64_t tried_mask) noexcept {
+  static candidate_set of(const Backends& backends, const tried_set& already) noexcept {
     std::size_t untried = 0, tried = 0;
     for (std::size_t i = 0; i < backends.size(); ++i) {
       if (!backends[i]->eligible()) continue;
-      ++(was_tried(tried_mask, i) ? tried : untried);
+      ++(already.contains(i) ? tried : untried);
     }
     return untried ? candidate_set{untried, false} : candidate_set{tried, true};
   }
   template <class Backends>
-  bool contains(const Backends& backends, std::uint64_t tried_mask, std::size_t i) const noexcept {
-    return backends[i]->eligible() && was_tried(tried_mask, i) == tried;
+  bool contains(const Backends& backends, const tried_set& already, std::size_t i) const noexcept {
+    return backends[i]->eligible() && already.contains(i) == tried;
   }
 };
 

@@ -17,7 +17,7 @@ weighted_round_robin::weighted_round_robin(const backend_list& backends, unsigne
 // With `observe`, the same pass first reads each backend's effective weight (0 when not
 // eligible) into its slot and sets `changed` when any differs from the last pick; the round's
 // result is then void and pick() reruns it. One pass in the common case, two after a change.
-int weighted_round_robin::run_round(std::size_t first_line, std::uint64_t tried_mask, bool observe,
+int weighted_round_robin::run_round(std::size_t first_line, const tried_set& already, bool observe,
                                     bool& changed) noexcept {
   std::int64_t total = 0;
   int best = -1;
@@ -35,7 +35,7 @@ int weighted_round_robin::run_round(std::size_t first_line, std::uint64_t tried_
     if (s.seen == 0) continue;
     s.current += s.seen;
     total += s.seen;
-    const bool tried = detail::was_tried(tried_mask, i);
+    const bool tried = already.contains(i);
     int& winner = tried ? best_tried : best;
     std::int64_t& winner_current = tried ? best_tried_current : best_current;
     if (winner < 0 || s.current > winner_current) {
@@ -51,7 +51,7 @@ int weighted_round_robin::run_round(std::size_t first_line, std::uint64_t tried_
 int weighted_round_robin::pick(const pick_context& ctx) {
   const std::size_t first_line = (ctx.worker % workers_) * lines_per_worker_;
   bool changed = false;
-  const int best = run_round(first_line, ctx.tried_mask, true, changed);
+  const int best = run_round(first_line, ctx.tried, true, changed);
   if (!changed) return best;
   // Eligibility or a weight changed: restart the sequence from zero. nginx keeps stale current
   // weights across such changes, which skews the period after a backend leaves or returns;
@@ -59,7 +59,7 @@ int weighted_round_robin::pick(const pick_context& ctx) {
   // recorded, so a write landing mid-pick cannot make one round see two views.
   for (std::size_t i = 0; i < backends_.size(); ++i)
     at(first_line, i).current = 0;
-  return run_round(first_line, ctx.tried_mask, false, changed);
+  return run_round(first_line, ctx.tried, false, changed);
 }
 
 }  // namespace tally::balancer

@@ -34,7 +34,7 @@ class weighted_round_robin final : public policy {
   slot& at(std::size_t first_line, std::size_t i) noexcept {
     return lines_[first_line + i / slots_per_line].slots[i % slots_per_line];
   }
-  int run_round(std::size_t first_line, std::uint64_t tried_mask, bool observe,
+  int run_round(std::size_t first_line, const tried_set& already, bool observe,
                 bool& changed) noexcept;
 
   backend_list backends_;

@@ -49,15 +49,6 @@ YAML::Mark blame(const map_reader& section, std::string_view preferred, std::str
   return section.has(preferred) ? section.value_mark(preferred) : section.value_mark(other);
 }
 
-constexpr std::array<std::pair<std::string_view, retry_condition>, 6> retry_words{{
-    {"connect_failure", retry_condition::connect_failure},
-    {"reset", retry_condition::reset},
-    {"timeout", retry_condition::timeout},
-    {"502", retry_condition::status_502},
-    {"503", retry_condition::status_503},
-    {"504", retry_condition::status_504},
-}};
-
 void read_retry_conditions(const map_reader& retry, unsigned& out) {
   auto list = retry.list("on", "[connect_failure, reset, timeout, \"502\", \"503\", \"504\"]");
   if (!list) return;
@@ -71,9 +62,9 @@ void read_retry_conditions(const map_reader& retry, unsigned& out) {
       all_known = false;
       continue;
     }
-    auto found = std::find_if(retry_words.begin(), retry_words.end(),
-                              [&](const auto& w) { return w.first == item.Scalar(); });
-    if (found == retry_words.end()) {
+    auto found =
+        std::find(retry_condition_words.begin(), retry_condition_words.end(), item.Scalar());
+    if (found == retry_condition_words.end()) {
       retry.diag().report(at, "unknown retry condition " + quoted(item.Scalar()) + " in " +
                                   retry.field("on") +
                                   "; expected any of: connect_failure, reset, timeout, 502, "
@@ -81,7 +72,7 @@ void read_retry_conditions(const map_reader& retry, unsigned& out) {
       all_known = false;
       continue;
     }
-    conditions |= static_cast<unsigned>(found->second);
+    conditions |= 1u << (found - retry_condition_words.begin());
   }
   if (all_known) out = conditions;
 }

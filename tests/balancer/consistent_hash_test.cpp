@@ -130,11 +130,11 @@ TEST_CASE("consistent_hash retries walk to another backend") {
   consistent_hash p(backends);
   for (int i = 0; i < 200; ++i) {
     const int first = p.pick({.hash = key(i)});
-    const std::uint64_t mask = 1ull << first;
-    const int second = p.pick({.hash = key(i), .tried_mask = mask});
+    const tried_set tried{static_cast<std::size_t>(first)};
+    const int second = p.pick({.hash = key(i), .tried = tried});
     CHECK(second != first);
-    CHECK(second == p.pick({.hash = key(i), .tried_mask = mask}));  // stable per key
-    CHECK(p.pick({.hash = key(i), .tried_mask = 0b111}) == first);  // all tried: the home one
+    CHECK(second == p.pick({.hash = key(i), .tried = tried}));     // stable per key
+    CHECK(p.pick({.hash = key(i), .tried = {0, 1, 2}}) == first);  // all tried: the home one
   }
 }
 

@@ -65,8 +65,8 @@ TEST_CASE("least_connections skips ineligible and tried backends") {
   load(*backends[2], 3);
   backends[1]->set_up(false);  // the idle one is down
   CHECK(p.pick({}) == 2);
-  CHECK(p.pick({.tried_mask = 0b100}) == 0);
-  CHECK(p.pick({.tried_mask = 0b101}) == 2);  // all eligible tried: least loaded of them
+  CHECK(p.pick({.tried = {2}}) == 0);
+  CHECK(p.pick({.tried = {0, 2}}) == 2);  // all eligible tried: least loaded of them
   backends[0]->set_drained(true);
   backends[2]->set_ejected(true);
   CHECK(p.pick({}) == -1);

@@ -73,9 +73,9 @@ TEST_CASE("random_two skips ineligible and tried backends") {
   CHECK(counts.count(0) == 0);
   CHECK(counts.count(-1) == 0);
 
-  counts = tally_picks(p, 100, {.tried_mask = 0b010});
+  counts = tally_picks(p, 100, {.tried = {1}});
   CHECK(counts[2] == 100);
-  counts = tally_picks(p, 100, {.tried_mask = 0b110});  // only tried ones are left
+  counts = tally_picks(p, 100, {.tried = {1, 2}});  // only tried ones are left
   CHECK(counts[1] + counts[2] == 100);
 
   backends[1]->set_drained(true);

@@ -61,21 +61,21 @@ TEST_CASE("round_robin retries prefer untried backends") {
   round_robin rr(backends);
 
   for (int i = 0; i < 10; ++i) {
-    int p = rr.pick({.tried_mask = 0b001});
+    int p = rr.pick({.tried = {0}});
     CHECK((p == 1 || p == 2));
   }
   // Only c is untried: always c.
   for (int i = 0; i < 5; ++i)
-    CHECK(rr.pick({.tried_mask = 0b011}) == 2);
+    CHECK(rr.pick({.tried = {0, 1}}) == 2);
   // The untried one is down: fall back to a tried, eligible one.
   backends[2]->set_up(false);
   for (int i = 0; i < 5; ++i) {
-    int p = rr.pick({.tried_mask = 0b011});
+    int p = rr.pick({.tried = {0, 1}});
     CHECK((p == 0 || p == 1));
   }
   // Everything tried and still eligible: rotate among all of them.
   backends[2]->set_up(true);
-  auto counts = tally_picks(rr, 300, {.tried_mask = 0b111});
+  auto counts = tally_picks(rr, 300, {.tried = {0, 1, 2}});
   CHECK(counts[0] == 100);
   CHECK(counts[1] == 100);
   CHECK(counts[2] == 100);

@@ -104,8 +104,8 @@ TEST_CASE("weighted_round_robin retries avoid tried backends and keep long-run p
   auto backends = make_backends({5, 1, 1});
   weighted_round_robin p(backends, 1);
   for (int i = 0; i < 20; ++i)
-    CHECK(p.pick({.tried_mask = 0b001}) != 0);
-  CHECK(p.pick({.tried_mask = 0b111}) >= 0);  // all tried: a tried one rather than none
+    CHECK(p.pick({.tried = {0}}) != 0);
+  CHECK(p.pick({.tried = {0, 1, 2}}) >= 0);  // all tried: a tried one rather than none
 
   // The tried backend kept earning while it was skipped, so it catches up afterwards.
   auto counts = tally::balancer::test::tally_picks(p, 700);

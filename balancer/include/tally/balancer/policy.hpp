@@ -3,7 +3,10 @@
 // thread at once without a shared lock: state is atomics or per-worker.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <vector>
@@ -13,12 +16,45 @@
 
 namespace tally::balancer {
 
+// The backends one request has tried, so a retry can prefer others. A request makes at most
+// 1 + retry.attempts (<= 11) tries, so the indices are kept inline: no allocation per request and
+// no limit on the pool's size (a bit mask would cap it at 64 backends).
+class tried_set {
+ public:
+  static constexpr std::size_t capacity = 16;
+  tried_set() = default;
+  tried_set(std::initializer_list<std::size_t> indices) noexcept {
+    for (auto i : indices)
+      add(i);
+  }
+  bool contains(std::size_t index) const noexcept {
+    for (std::size_t k = 0; k < size_; ++k)
+      if (items_[k] == index) return true;
+    return false;
+  }
+  // Past `capacity` the oldest entry makes room: a retry may then revisit it, never crash.
+  void add(std::size_t index) noexcept {
+    if (contains(index)) return;
+    if (size_ < capacity) {
+      items_[size_++] = index;
+      return;
+    }
+    for (std::size_t k = 1; k < capacity; ++k)
+      items_[k - 1] = items_[k];
+    items_[capacity - 1] = index;
+  }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  std::array<std::size_t, capacity> items_{};
+  std::size_t size_ = 0;
+};
+
 struct pick_context {
   unsigned worker = 0;       // index of the calling worker thread, < workers given at build
   std::uint64_t hash = 0;    // consistent_hash key, already hashed (see hash_key() in hash.hpp)
   std::uint64_t random = 0;  // a random value the caller drew (random_two); 0 = policy draws
-  // Backends already tried by this request (bit i = backends[i]); a retry prefers others.
-  std::uint64_t tried_mask = 0;
+  tried_set tried;           // backends already tried by this request; a retry prefers others
 };
 
 class policy {

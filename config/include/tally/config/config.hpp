@@ -2,10 +2,13 @@
 // load_config() and then only read (shared by pointer between threads).
 #pragma once
 
+#include <array>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tally::config {
@@ -87,6 +90,17 @@ enum class retry_condition : unsigned {
   status_503 = 1u << 4,
   status_504 = 1u << 5,
 };
+inline constexpr std::size_t retry_condition_count = 6;
+// The retry.on words in bit order: the config reads them, and tally_retries_total{reason}
+// labels retries with them, so the two cannot drift apart.
+inline constexpr std::array<std::string_view, retry_condition_count> retry_condition_words{
+    "connect_failure", "reset", "timeout", "502", "503", "504"};
+inline constexpr std::size_t index_of(retry_condition c) noexcept {
+  return static_cast<std::size_t>(std::countr_zero(static_cast<unsigned>(c)));
+}
+inline constexpr std::string_view to_string(retry_condition c) noexcept {
+  return retry_condition_words[index_of(c)];
+}
 
 struct retry_config {
   unsigned attempts = 2;  // retries after the first try

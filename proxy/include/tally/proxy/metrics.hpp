@@ -41,6 +41,8 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include "tally/config/config.hpp"
+
 namespace tally::proxy {
 
 // Label values of tally_upstream_requests_total{outcome}: how one try against a backend ended.
@@ -50,23 +52,14 @@ enum class upstream_outcome : std::uint8_t {
   connect_failure,  // "connect_failure": TCP connect refused, unreachable or timed out
   reset,            // "reset": connection closed or reset before a complete response header
   timeout,          // "timeout": upstream_response / per_try_timeout expired
-  protocol_error,   // "protocol_error": the backend sent something that is not valid HTTP/1.x
   aborted,          // "aborted": the client went away first; not the backend's fault
 };
-inline constexpr std::size_t upstream_outcome_count = 7;
+inline constexpr std::size_t upstream_outcome_count = 6;
 std::string_view to_string(upstream_outcome outcome) noexcept;
 
 // Label values of tally_retries_total{reason}: the retry.on word that triggered the retry.
-enum class retry_reason : std::uint8_t {
-  connect_failure,  // "connect_failure"
-  reset,            // "reset"
-  timeout,          // "timeout"
-  status_502,       // "502"
-  status_503,       // "503"
-  status_504,       // "504"
-};
-inline constexpr std::size_t retry_reason_count = 6;
-std::string_view to_string(retry_reason reason) noexcept;
+using retry_reason = config::retry_condition;
+inline constexpr std::size_t retry_reason_count = config::retry_condition_count;
 
 // Upper bounds (seconds) of tally_request_duration_seconds, +Inf implied.
 inline constexpr std::array<double, 14> request_duration_buckets{
@@ -110,9 +103,7 @@ class pool_metrics {
   void count_response(unsigned status, double duration_seconds) noexcept;
 
   // tally_retries_total{pool,reason} += 1.
-  void retry(retry_reason reason) noexcept {
-    retries_[static_cast<std::size_t>(reason)]->Increment();
-  }
+  void retry(retry_reason reason) noexcept { retries_[config::index_of(reason)]->Increment(); }
 
   const std::string& name() const noexcept { return name_; }
 

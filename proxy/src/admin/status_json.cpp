@@ -1,0 +1,101 @@
+#include "admin/status_json.hpp"
+
+#include <chrono>
+
+#include <boost/json/array.hpp>
+
+namespace tally::proxy {
+
+namespace json = boost::json;
+
+namespace {
+
+json::value ejected_until(const balancer::backend& b) {
+  if (!b.ejected()) return nullptr;
+  // Convert the steady-clock deadline into wall-clock milliseconds for people to read.
+  using namespace std::chrono;
+  auto left = nanoseconds(b.ejected_until_ns()) - steady_clock::now().time_since_epoch();
+  auto at = system_clock::now() + duration_cast<system_clock::duration>(left);
+  return duration_cast<milliseconds>(at.time_since_epoch()).count();
+}
+
+json::object backend_status(const std::string& pool, const balancer::backend& b,
+                            const cluster::cluster_node* cluster) {
+  json::object o;
+  o["address"] = b.address();
+  o["weight"] = b.weight();
+  o["configured_weight"] = b.configured_weight();
+  o["drained"] = b.drained();
+  o["local_health"] = b.local_up() ? "up" : "down";
+  o["verdict"] = b.up() ? "up" : "down";
+  o["votes"] = cluster ? cluster->backend_votes_json(pool, b.address()) : json::value(nullptr);
+  o["eligible"] = b.eligible();
+  o["active_requests"] = b.active_requests();
+  o["ejected_until"] = ejected_until(b);
+  return o;
+}
+
+}  // namespace
+
+json::object build_status(const routing_snapshot& snap, const status_extras& extras) {
+  const auto& cfg = *snap.cfg;
+  json::object root;
+  root["version"] = TALLY_VERSION;
+  root["config_hash"] = cfg.content_hash;
+  root["ready"] = extras.ready;
+  root["node_id"] = cfg.cluster ? json::value(cfg.cluster->node_id) : json::value(nullptr);
+  root["downstream_connections"] = extras.downstream_connections;
+  root["active_requests"] = extras.active_requests;
+
+  json::object pools;
+  for (const auto& p : snap.pools) {
+    json::object po;
+    po["policy"] = config::to_string(p->config().policy);
+    json::array backends;
+    for (const auto& b : p->backends())
+      backends.push_back(backend_status(p->name(), *b, extras.cluster));
+    po["backends"] = std::move(backends);
+    po["eligible_backends"] = p->eligible_count();
+    pools[p->name()] = std::move(po);
+  }
+  root["pools"] = std::move(pools);
+
+  json::array routes;
+  for (const auto& r : cfg.routes) {
+    json::object ro;
+    ro["host"] = r.host.empty() ? json::value(nullptr) : json::value(r.host);
+    ro["path_prefix"] = r.path_prefix;
+    ro["pool"] = r.pool;
+    routes.push_back(std::move(ro));
+  }
+  root["routes"] = std::move(routes);
+
+  json::array peers;
+  if (extras.cluster) {
+    for (const auto& peer : extras.cluster->peers()) {
+      json::object po;
+      po["id"] = peer.id;
+      po["address"] = peer.address;
+      po["up"] = peer.up;
+      po["last_seen_ms_ago"] =
+          peer.since_heard ? json::value(peer.since_heard->count()) : json::value(nullptr);
+      po["last_success_ms_ago"] =
+          peer.since_success ? json::value(peer.since_success->count()) : json::value(nullptr);
+      if (!peer.last_error.empty()) po["last_error"] = peer.last_error;
+      peers.push_back(std::move(po));
+    }
+    root["cluster"] = extras.cluster->status_json();
+  }
+  root["peers"] = std::move(peers);
+  if (cfg.checkpoint) {
+    json::object cp;
+    cp["path"] = cfg.checkpoint->path;
+    cp["last_success"] = nullptr;
+    root["checkpoint"] = std::move(cp);
+  } else {
+    root["checkpoint"] = nullptr;
+  }
+  return root;
+}
+
+}  // namespace tally::proxy

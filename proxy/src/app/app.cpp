@@ -1,0 +1,369 @@
+#include "tally/proxy/app.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "admin/admin_routes.hpp"
+#include "admin/admin_server.hpp"
+#include "app/checkpoint_glue.hpp"
+#include "tally/cluster/checkpoint_codec.hpp"
+#include "tally/cluster/checkpoint_writer.hpp"
+#include "tally/cluster/cluster_node.hpp"
+#include "tally/config/load.hpp"
+#include "tally/health/health_checker.hpp"
+#include "tally/health/health_target.hpp"
+#include "tally/health/outlier_ticker.hpp"
+#include "tally/proxy/access_log.hpp"
+#include "tally/proxy/log.hpp"
+#include "tally/proxy/metrics.hpp"
+#include "tally/proxy/proxy_server.hpp"
+
+namespace tally::proxy {
+
+namespace {
+
+tcp::endpoint endpoint_of(const config::host_port& hp) {
+  error_code ec;
+  auto ip = net::ip::make_address(hp.host, ec);
+  if (ec) {
+    // Listen addresses are resolved once at start-up (blocking is fine here).
+    net::io_context ctx;
+    tcp::resolver resolver(ctx);
+    auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+    if (ec || results.empty())
+      throw std::runtime_error("cannot resolve listen address " + hp.text + ": " + ec.message());
+    return results.begin()->endpoint();
+  }
+  return {ip, hp.port};
+}
+
+unsigned worker_count(const config::config& cfg) {
+  if (cfg.workers > 0) return cfg.workers;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+struct app::impl {
+  impl(std::shared_ptr<const config::config> c, app_options o)
+      : options(std::move(o)), first_config(std::move(c)) {}
+
+  app_options options;
+  std::shared_ptr<const config::config> first_config;
+  net::io_context control{1};
+  // Blocking work (reading the config file, resolving names) runs here, never on a loop.
+  net::thread_pool blocking{1};
+  metrics registry;
+  std::unique_ptr<access_log> requests_log;
+  std::unique_ptr<snapshot_holder> snapshots;
+  std::unique_ptr<proxy_server> proxy;
+  std::unique_ptr<admin_server> admin;
+  std::unique_ptr<admin_routes> routes;
+  net::signal_set signals{control};
+  // Passive health (workers report, the control loop un-ejects) and active health checks.
+  health::outlier_detector outliers{[](std::string_view m) { log_info(m); }};
+  health::outlier_ticker outlier_ticker{control, outliers};  // un-ejects when ejections end
+  std::unique_ptr<health::health_checker> checker;
+  std::unique_ptr<cluster::cluster_node> cluster;
+  std::unique_ptr<checkpoint_source> checkpoint_state;
+  std::unique_ptr<cluster::checkpoint_writer> checkpoint_writer;
+  net::steady_timer drain_timer{control};
+  bool shutting_down = false;
+  int exit_code = 0;
+
+  void watch_signals();
+  void watch_health();  // on the control loop: health targets for the current snapshot
+  void restore_checkpoint(const config::config& cfg);
+  void state_changed() {
+    if (checkpoint_writer) checkpoint_writer->request_write(checkpoint_state->state());
+  }
+  void begin_shutdown();
+  net::awaitable<void> drain_then_stop();
+  std::string reload_now();  // on the blocking pool
+};
+
+app::app(std::shared_ptr<const config::config> cfg, app_options options)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(options))) {}
+
+app::~app() {
+  if (impl_->proxy) impl_->proxy->stop();
+  impl_->blocking.join();
+}
+
+void app::start() {
+  auto& d = *impl_;
+  const auto& cfg = *d.first_config;
+  unsigned workers = worker_count(cfg);
+  d.snapshots = std::make_unique<snapshot_holder>(
+      build_snapshot(d.first_config, nullptr, workers, &d.registry));
+  if (cfg.access_log.enabled) d.requests_log = std::make_unique<access_log>(cfg.access_log.path);
+  d.proxy =
+      std::make_unique<proxy_server>(*d.snapshots, workers, d.requests_log.get(), &d.outliers);
+  d.checker = std::make_unique<health::health_checker>(
+      d.control, [] { return std::chrono::steady_clock::now(); },
+      [](std::string_view m) { log_info(m); });
+  // A cluster of one follows its own checks at once; with peers, verdicts come from votes.
+  d.checker->set_verdict_follows_local(!cfg.cluster);
+  d.cluster = std::make_unique<cluster::cluster_node>(
+      d.control, cfg.cluster, cfg.admin_token,
+      cluster::node_options{cluster::default_steady_now, cluster::default_system_ms,
+                            [](std::string_view m) { log_info(m); }, 0});
+  if (cfg.cluster) {
+    std::vector<std::string> peer_ids;
+    for (const auto& p : cfg.cluster->peers)
+      peer_ids.push_back(p.id);
+    d.registry.bind_peers(peer_ids);
+  }
+  d.checker->set_on_transition([d = &d](std::string_view, const balancer::backend&, bool) {
+    d->cluster->run_round();
+    d->state_changed();
+  });
+  d.checkpoint_state = std::make_unique<checkpoint_source>(*d.snapshots, *d.cluster);
+  {
+    auto snap = d.snapshots->load();
+    std::vector<cluster::pool_backend> members;
+    for (const auto& pool : snap->pools)
+      for (const auto& b : pool->backends())
+        members.push_back({pool->name(), b});
+    d.cluster->set_backends(members);
+  }
+  if (cfg.checkpoint) d.restore_checkpoint(cfg);
+  d.checker->set_on_result([r = &d.registry](std::string_view pool, const balancer::backend& b,
+                                             const health::probe_result& result) {
+    r->backend(pool, b.address()).health_check(result.ok);
+  });
+  d.outlier_ticker.start();
+  // Gauges mirror live state: read it when Prometheus scrapes, not on the request path.
+  d.registry.set_refresher([d = &d](metrics& m) {
+    auto snap = d->snapshots->load();
+    for (const auto& pool : snap->pools)
+      for (const auto& b : pool->backends())
+        m.set_backend_state(pool->name(), b->address(),
+                            backend_state{b->up(), b->local_up(),
+                                          d->cluster->votes_down(pool->name(), b->address()),
+                                          b->active_requests()});
+    for (const auto& peer : d->cluster->peers())
+      m.set_peer_up(peer.id, peer.up);
+    m.set_downstream_connections(d->proxy->connections());
+  });
+  try {
+    d.proxy->listen(endpoint_of(cfg.listen));
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on " + cfg.listen.text + ": " + e.code().message() +
+                             " (is another process using it? change `listen`)");
+  }
+  d.routes = std::make_unique<admin_routes>(admin_routes::context{
+      *d.snapshots, *d.proxy, d.registry, *d.cluster, [this] { return !impl_->shutting_down; },
+      [d = &d] { d->state_changed(); },
+      [d = &d] { return cluster::encode_checkpoint(d->checkpoint_state->state()); },
+      [this]() -> net::awaitable<std::string> {
+        co_return co_await net::co_spawn(
+            impl_->blocking,
+            [this]() -> net::awaitable<std::string> { co_return impl_->reload_now(); },
+            net::use_awaitable);
+      }});
+  d.admin = std::make_unique<admin_server>(
+      d.control, [r = d.routes.get()](const admin_request& req) { return r->handle(req); });
+  try {
+    d.admin->listen(endpoint_of(cfg.admin_listen));
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on admin address " + cfg.admin_listen.text + ": " +
+                             e.code().message() + " (change `admin.listen`)");
+  }
+  d.proxy->start();
+  d.admin->start();
+  net::post(d.control, [d = &d] {
+    d->watch_health();
+    d->cluster->start();
+  });
+  if (d.options.handle_signals) d.watch_signals();
+  log_info("tally " TALLY_VERSION " listening on " +
+           d.proxy->local_endpoint().address().to_string() + ":" + std::to_string(proxy_port()) +
+           " (admin " + d.admin->local_endpoint().address().to_string() + ":" +
+           std::to_string(admin_port()) + ", " + std::to_string(workers) + " workers)");
+}
+
+std::uint16_t app::proxy_port() const {
+  return impl_->proxy->local_endpoint().port();
+}
+std::uint16_t app::admin_port() const {
+  return impl_->admin->local_endpoint().port();
+}
+
+int app::run() {
+  impl_->control.run();
+  impl_->proxy->stop();
+  if (impl_->requests_log) impl_->requests_log->flush();
+  if (impl_->checkpoint_writer) {
+    impl_->checkpoint_writer->request_write(impl_->checkpoint_state->state());
+    impl_->checkpoint_writer->flush();
+  }
+  log_info("tally stopped");
+  return impl_->exit_code;
+}
+
+void app::shutdown() {
+  net::post(impl_->control, [d = impl_.get()] { d->begin_shutdown(); });
+}
+
+std::string app::reload() {
+  return net::co_spawn(
+             impl_->blocking,
+             [d = impl_.get()]() -> net::awaitable<std::string> { co_return d->reload_now(); },
+             net::use_future)
+      .get();
+}
+
+void app::impl::watch_signals() {
+  signals.add(SIGINT);
+  signals.add(SIGTERM);
+  signals.add(SIGHUP);
+  signals.async_wait([this](error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      net::post(blocking, [this] {
+        auto errors = reload_now();
+        (void)errors;  // already logged
+      });
+      watch_signals();
+      return;
+    }
+    log_info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+             ": draining connections");
+    begin_shutdown();
+    watch_signals();  // a second signal while draining is ignored rather than fatal
+  });
+}
+
+void app::impl::watch_health() {
+  if (!checker) return;
+  auto snap = snapshots->load();
+  checker->set_targets(health::targets_for(snap->pools, snap->endpoints));
+  std::vector<cluster::pool_backend> members;
+  for (const auto& pool : snap->pools)
+    for (const auto& b : pool->backends())
+      members.push_back({pool->name(), b});
+  cluster->set_backends(members);
+}
+
+// Restores the routing table from checkpoint.path, or from a peer when there is no file. Runs at
+// start-up, before anything is served; a bad file is reported and set aside, never fatal.
+void app::impl::restore_checkpoint(const config::config& cfg) {
+  const auto& path = cfg.checkpoint->path;
+  auto snap = snapshots->load();
+  auto table = checkpoint_table_for(*snap);
+  auto result = cluster::restore_checkpoint(path, table);
+  if (result.status == cluster::checkpoint_restore_status::no_file && cfg.cluster &&
+      !cfg.cluster->peers.empty()) {
+    std::string errors;
+    if (auto bytes = fetch_peer_checkpoint(*cfg.cluster, cfg.admin_token, errors)) {
+      result = cluster::restore_checkpoint_from_bytes(*bytes, table);
+      if (result.status == cluster::checkpoint_restore_status::restored)
+        log_info("checkpoint: no local file; took the routing table of peer " + result.node_id);
+    } else {
+      log_warn("checkpoint: no local file and no peer answered (" + errors +
+               "); starting from the config");
+    }
+  }
+  switch (result.status) {
+    case cluster::checkpoint_restore_status::restored: {
+      auto applied = apply_checkpoint(result, *snap, *cluster, *checkpoint_state);
+      registry.count_checkpoint_restore(true);
+      log_info("checkpoint: " + result.message + " (" + std::to_string(applied) + " backends)");
+      break;
+    }
+    case cluster::checkpoint_restore_status::no_file:
+      log_info("checkpoint: no file at " + path + " yet; starting from the config");
+      break;
+    default:
+      registry.count_checkpoint_restore(false);
+      log_error("checkpoint: " + result.message);
+      break;
+  }
+  cluster::checkpoint_writer_options o;
+  o.path = path;
+  o.interval = cfg.checkpoint->interval;
+  o.source = [s = checkpoint_state.get()] { return s->state(); };
+  o.log = [](std::string_view m) { log_warn(m); };
+  o.on_write = [r = &registry](const cluster::checkpoint_write_report& w) {
+    r->count_checkpoint_write(w.ok);
+  };
+  checkpoint_writer = std::make_unique<cluster::checkpoint_writer>(std::move(o));
+}
+
+void app::impl::begin_shutdown() {
+  if (shutting_down) return;
+  shutting_down = true;
+  proxy->begin_drain();
+  if (checker) checker->stop();
+  cluster->stop();
+  outlier_ticker.stop();
+  net::co_spawn(control, drain_then_stop(), net::detached);
+}
+
+net::awaitable<void> app::impl::drain_then_stop() {
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + snapshots->load()->cfg->timeouts.drain;
+  // Requests in flight decrement the counters on the worker threads; there is no event to
+  // wait for across threads, so look every 20 ms (this runs only during shutdown).
+  while (proxy->connections() > 0 && clock::now() < deadline) {
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    co_await drain_timer.async_wait(use_tuple);
+  }
+  if (proxy->connections() > 0)
+    log_warn("timeouts.drain expired with " + std::to_string(proxy->connections()) +
+             " connections still open; closing them");
+  admin->stop();
+  signals.cancel();
+  control.stop();
+}
+
+std::string app::impl::reload_now() {
+  if (options.config_path.empty()) return "this instance has no config file to reload";
+  auto loaded = config::load_config_file(options.config_path);
+  if (!loaded.ok()) {
+    registry.count_config_reload(false);
+    std::string text;
+    for (const auto& e : loaded.errors) {
+      log_error("reload rejected: " + e.to_string());
+      text += e.to_string() + "\n";
+    }
+    return text;
+  }
+  auto current = snapshots->load();
+  if (loaded.value->listen.text != current->cfg->listen.text) {
+    try {
+      if (auto ec = proxy->rebind(endpoint_of(loaded.value->listen))) {
+        registry.count_config_reload(false);
+        auto msg = "reload rejected: cannot listen on " + loaded.value->listen.text + ": " +
+                   ec.message() + "; still serving on " + current->cfg->listen.text;
+        log_error(msg);
+        return msg + "\n";
+      }
+    } catch (const std::exception& e) {
+      registry.count_config_reload(false);
+      log_error(std::string("reload rejected: ") + e.what());
+      return std::string(e.what()) + "\n";
+    }
+    log_info("reload: now listening on " + loaded.value->listen.text);
+  }
+  try {
+    snapshots->store(build_snapshot(loaded.value, current.get(), proxy->workers(), &registry));
+  } catch (const std::exception& e) {
+    registry.count_config_reload(false);
+    log_error(std::string("reload rejected: ") + e.what());
+    return std::string(e.what()) + "\n";
+  }
+  registry.count_config_reload(true);
+  net::post(control, [this] { watch_health(); });
+  log_info("reloaded " + options.config_path + " (config " +
+           loaded.value->content_hash.substr(0, 12) + ")");
+  return {};
+}
+
+}  // namespace tally::proxy

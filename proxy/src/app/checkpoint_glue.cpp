@@ -1,0 +1,142 @@
+#include "app/checkpoint_glue.hpp"
+
+#include <chrono>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
+
+#include "http/net_types.hpp"
+
+namespace tally::proxy {
+
+namespace {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+cluster::checkpoint_config_table checkpoint_table_for(const routing_snapshot& snap) {
+  cluster::checkpoint_config_table table;
+  for (const auto& pool : snap.pools) {
+    cluster::checkpoint_config_pool p{pool->name(), {}};
+    for (const auto& b : pool->backends())
+      p.addresses.push_back(b->address());
+    table.pools.push_back(std::move(p));
+  }
+  return table;
+}
+
+void checkpoint_source::remember_since(const std::string& pool, const std::string& address, bool up,
+                                       std::int64_t since_ms) {
+  std::lock_guard lock(mutex_);
+  since_[{pool, address}] = {up, since_ms};
+}
+
+cluster::checkpoint_state checkpoint_source::state() {
+  auto snap = snapshots_.load();
+  auto changes = cluster_.admin_changes();
+  cluster::checkpoint_state s;
+  s.node_id = cluster_.node_id();
+  s.config_hash = snap->cfg->content_hash;
+  const auto now = now_ms();
+  std::lock_guard lock(mutex_);
+  for (const auto& pool : snap->pools) {
+    cluster::checkpoint_pool cp;
+    cp.name = pool->name();
+    for (const auto& b : pool->backends()) {
+      cluster::checkpoint_backend cb;
+      cb.address = b->address();
+      cb.weight = b->weight();
+      cb.drained = b->drained();
+      cb.verdict_up = b->up();
+      auto& since = since_[{pool->name(), b->address()}];
+      if (since.second == 0 || since.first != cb.verdict_up) since = {cb.verdict_up, now};
+      cb.verdict_since_ms = since.second;
+      // The newest admin change of either field stamps the entry.
+      for (const auto& c : changes) {
+        if (c.key.pool != pool->name() || c.key.backend != b->address()) continue;
+        if (!cb.admin_hlc || std::tie(c.stamp.physical_ms, c.stamp.logical) >
+                                 std::tie(cb.admin_hlc->physical_ms, cb.admin_hlc->logical)) {
+          cb.admin_hlc = cluster::checkpoint_admin_stamp{
+              static_cast<std::uint64_t>(c.stamp.physical_ms), c.stamp.logical, c.stamp.node};
+        }
+        if (c.stamp.physical_ms > s.hlc.physical_ms) s.hlc.physical_ms = c.stamp.physical_ms;
+      }
+      cp.backends.push_back(std::move(cb));
+    }
+    s.pools.push_back(std::move(cp));
+  }
+  return s;
+}
+
+std::size_t apply_checkpoint(const cluster::checkpoint_restore_result& restored,
+                             const routing_snapshot& snap, cluster::cluster_node& cluster,
+                             checkpoint_source& source) {
+  std::size_t applied = 0;
+  std::vector<cluster::admin_change> changes;
+  for (const auto& pool : snap.pools) {
+    for (const auto& b : pool->backends()) {
+      const auto* saved = restored.find(pool->name(), b->address());
+      if (!saved) continue;
+      b->set_drained(saved->drained);
+      b->set_weight(saved->weight);
+      b->set_up(saved->verdict_up);
+      b->set_local_up(saved->verdict_up);
+      source.remember_since(pool->name(), b->address(), saved->verdict_up, saved->verdict_since_ms);
+      if (saved->admin_hlc) {
+        cluster::hlc_timestamp stamp{static_cast<std::int64_t>(saved->admin_hlc->physical_ms),
+                                     saved->admin_hlc->logical, saved->admin_hlc->node};
+        changes.push_back({{pool->name(), b->address()},
+                           cluster::change_field::drained,
+                           saved->drained ? 1u : 0u,
+                           stamp});
+        changes.push_back(
+            {{pool->name(), b->address()}, cluster::change_field::weight, saved->weight, stamp});
+      }
+      ++applied;
+    }
+  }
+  if (!changes.empty()) cluster.restore_admin_changes(changes);
+  return applied;
+}
+
+std::optional<std::string> fetch_peer_checkpoint(const config::cluster_config& cluster,
+                                                 const std::string& token, std::string& errors) {
+  for (const auto& peer : cluster.peers) {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    error_code ec;
+    tcp::resolver resolver(ioc);
+    auto results = resolver.resolve(peer.address.host, std::to_string(peer.address.port), ec);
+    if (!ec) {
+      stream.expires_after(std::chrono::seconds(2));
+      stream.connect(results, ec);
+    }
+    if (ec) {
+      errors += peer.id + ": " + ec.message() + "; ";
+      continue;
+    }
+    http::request<http::empty_body> req{http::verb::get, "/cluster/checkpoint", 11};
+    req.set(http::field::host, peer.address.text);
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    stream.expires_after(std::chrono::seconds(3));
+    http::write(stream, req, ec);
+    if (!ec) http::read(stream, buffer, parser, ec);
+    if (ec || parser.get().result_int() != 200) {
+      errors += peer.id + ": " +
+                (ec ? ec.message() : "status " + std::to_string(parser.get().result_int())) + "; ";
+      continue;
+    }
+    return parser.release().body();
+  }
+  return std::nullopt;
+}
+
+}  // namespace tally::proxy

@@ -1,0 +1,233 @@
+#include "http/downstream_session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/url/parse.hpp>
+
+#include "http/error_response.hpp"
+#include "http/header_rewrite.hpp"
+#include "http/request_checks.hpp"
+#include "http/upstream_exchange.hpp"
+#include "listener/proxy_shared.hpp"
+
+namespace tally::proxy {
+
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+// tally's answer to a request header that could not be read; nullopt: close quietly.
+std::optional<refusal> header_refusal(header_read status) {
+  switch (status) {
+    case header_read::timed_out:
+      return refusal{408, "the request header did not arrive in time"};
+    case header_read::too_large:
+      return refusal{431, "the request header block is larger than limits.max_header_bytes"};
+    case header_read::body_too_large:
+      return refusal{413, "the request body is larger than limits.max_body_bytes"};
+    case header_read::malformed:
+      return refusal{400, "malformed request"};
+    default:
+      return std::nullopt;
+  }
+}
+
+// The path a route matches: origin-form up to the query, absolute-form's path, or "*".
+bool request_path(std::string_view target, std::string_view& host, std::string_view& path) {
+  if (!target.empty() && target.front() == '/') {
+    path = target.substr(0, target.find('?'));
+    return true;
+  }
+  if (target == "*") {
+    path = target;
+    return true;
+  }
+  auto url = boost::urls::parse_absolute_uri(target);
+  if (!url) return false;
+  if (url->has_authority()) host = url->encoded_host();
+  path = url->encoded_path();
+  if (path.empty()) path = "/";
+  return true;
+}
+
+}  // namespace
+
+downstream_session::downstream_session(worker& w, tcp::socket socket)
+    : worker_(w), io_(std::move(socket)) {
+  error_code ec;
+  auto remote = io_.socket.remote_endpoint(ec);
+  client_ip_ = ec ? std::string("unknown") : remote.address().to_string();
+  worker_.shared().downstream_connections.fetch_add(1, std::memory_order_relaxed);
+  worker_.add_session(*this);
+}
+
+downstream_session::~downstream_session() {
+  worker_.shared().downstream_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void downstream_session::start(std::shared_ptr<downstream_session> self) {
+  auto& ioc = self->worker_.io_context();
+  net::co_spawn(
+      ioc, [self = std::move(self)]() { return self->run(); }, net::detached);
+}
+
+void downstream_session::on_drain() {
+  if (idle_) close();
+}
+
+void downstream_session::close() {
+  error_code ec;
+  io_.socket.shutdown(tcp::socket::shutdown_both, ec);
+  io_.socket.close(ec);
+}
+
+void downstream_session::assign_request_id(std::string_view from_client) {
+  if (!from_client.empty() && valid_request_id(from_client)) {
+    request_id_size_ = from_client.size();
+    std::memcpy(request_id_, from_client.data(), request_id_size_);
+    return;
+  }
+  char id[32];
+  auto generated = worker_.request_ids().next(id);
+  request_id_size_ = generated.size();
+  std::memcpy(request_id_, generated.data(), request_id_size_);
+}
+
+net::awaitable<void> downstream_session::send_error(unsigned status, std::string_view detail,
+                                                    bool keep_alive) {
+  if (request_id_size_ == 0) assign_request_id({});  // refused before the header was parsed
+  auto bytes = make_error_response(status, detail, request_id(), keep_alive);
+  io_.deadline.expires_after(std::chrono::seconds(5));
+  co_await net::async_write(io_.socket, net::buffer(bytes), use_tuple);
+}
+
+net::awaitable<void> downstream_session::run() {
+  for (bool first = true; co_await next_request(first); first = false) {
+  }
+  close();
+}
+
+net::awaitable<bool> downstream_session::next_request(bool first) {
+  auto snap = worker_.snapshot();  // held for the whole request: a reload cannot pull it away
+  const auto& limits = snap->cfg->limits;
+  const auto& t = snap->cfg->timeouts;
+  request_parser parser(std::piecewise_construct, std::make_tuple(),
+                        std::make_tuple(proxy_allocator(arena_)));
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes);
+  request_id_size_ = 0;
+  // Before the first byte of a later request the idle timeout applies; from the first byte
+  // (or from accept, for the first request) the whole block must arrive within
+  // timeouts.request_header: a deadline slow senders cannot extend byte by byte.
+  idle_ = !first && io_.buffer.size() == 0;
+  const auto head =
+      co_await read_header(io_, parser,
+                           header_wait{limits.max_header_bytes, first ? t.request_header : t.idle,
+                                       t.request_header, &worker_.shared().draining});
+  idle_ = false;
+  if (head.status != header_read::ok) {
+    if (auto answer = header_refusal(head.status))
+      co_await send_error(answer->status, answer->detail, false);
+    co_return false;
+  }
+  std::string_view raw{static_cast<const char*>(io_.buffer.data().data()), head.header_bytes};
+  const char* problem = find_request_problem(parser.get().base(), raw);
+  io_.buffer.consume(head.header_bytes);
+  if (problem) {
+    co_await send_error(400, problem, false);
+    co_return false;
+  }
+  co_return co_await serve(parser, *snap);
+}
+
+net::awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
+    request_parser& p, const routing_snapshot& snap) {
+  auto& req = p.get();
+  if (auto expect = req.find(http::field::expect); expect != req.end()) {
+    // tally answers 100 Continue itself (as nginx does) and reads the body before choosing a
+    // backend, so the client is never left waiting on a backend's interim response.
+    if (beast::iequals(expect->value(), "100-continue")) {
+      static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+      io_.deadline.expires_after(snap.cfg->timeouts.idle);
+      auto [ec, n] = co_await net::async_write(io_.socket, net::buffer(cont), use_tuple);
+      if (ec) co_return std::nullopt;
+    }
+    req.erase(http::field::expect);
+  }
+  // Read the first piece of the body before any backend sees the request: bad chunk framing
+  // or an oversized body is caught here, and a body that fits is complete and replayable.
+  auto [ec, got] = co_await read_body_piece(io_, p, relay_, snap.cfg->timeouts.idle);
+  if (!ec) co_return got;
+  if (auto answer = client_body_refusal(ec); !answer.detail.empty())
+    co_await send_error(answer.status, answer.detail, false);
+  co_return std::nullopt;
+}
+
+net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_snapshot& snap) {
+  const auto started = clock::now();
+  auto& req = p.get();
+  const bool keep_alive =
+      req.keep_alive() && !worker_.shared().draining.load(std::memory_order_relaxed);
+  auto id = req.find("X-Request-Id");
+  assign_request_id(id == req.end() ? std::string_view{} : std::string_view(id->value()));
+
+  std::string_view host = req[http::field::host];
+  std::string_view path;
+  if (!request_path(req.target(), host, path)) {
+    co_await send_error(400, "the request target is not a path or an absolute URI", false);
+    co_return false;
+  }
+  const auto* route = snap.routes.match(host, path);
+  if (!route) {
+    // The body (if any) is unread: the connection cannot carry another request.
+    const bool reusable = keep_alive && p.is_done();
+    co_await send_error(404, "no route matches this host and path", reusable);
+    co_return reusable;
+  }
+  const bool upgrade = wants_upgrade(req.base());
+  std::size_t prefetched = 0;
+  if (!p.is_done()) {
+    auto got = co_await prefetch_body(p, snap);
+    if (!got) co_return false;
+    prefetched = *got;
+  }
+  auto& w = worker_;
+  upstream_exchange exchange(exchange_request{
+      client_side{io_, relay_, head_, proxy_allocator(arena_), client_ip_},
+      worker_side{w.io_context(), w.upstreams(), w.shared(), w.index()}, p, snap, route->pool_index,
+      request_id(), prefetched, keep_alive, req.version(), upgrade});
+  const auto result = co_await exchange.run();
+  if (!result.error.empty()) co_await send_error(result.status, result.error, result.keep_alive);
+  record(snap, *route, p, result, started);
+  co_return result.keep_alive;
+}
+
+void downstream_session::record(const routing_snapshot& snap, const route_entry& route,
+                                const request_parser& p, const exchange_result& result,
+                                clock::time_point started) {
+  const auto elapsed = clock::now() - started;
+  if (snap.metrics)
+    snap.metrics->pool(route.pool_index)
+        .count_response(result.status, std::chrono::duration<double>(elapsed).count());
+  auto* log = worker_.shared().requests_log;
+  if (!log) return;
+  const auto& req = p.get();
+  access_record r;
+  r.time = std::chrono::system_clock::now() -
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed);
+  r.client = client_ip_;
+  r.method = req.method_string();
+  r.target = req.target();
+  r.status = result.status;
+  r.bytes_in = result.bytes_in;
+  r.bytes_out = result.bytes_out;
+  r.duration = elapsed;
+  r.pool = route.pool_name;
+  r.backend = result.backend;
+  r.tries = result.tries;
+  r.request_id = request_id();
+  log->write(r);
+}
+
+}  // namespace tally::proxy

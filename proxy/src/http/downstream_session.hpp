@@ -1,0 +1,56 @@
+// One client connection: reads requests one after another (keep-alive, pipelining), checks and
+// routes each, hands it to an upstream_exchange and goes on with the next. Runs as one
+// coroutine on its worker's io_context. It is the only writer of tally's own responses, the
+// access log and the response metrics: the exchange returns what happened and this records it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "http/http_io.hpp"
+#include "http/relay_buffer.hpp"
+#include "listener/worker.hpp"
+
+namespace tally::proxy {
+
+struct exchange_result;
+
+class downstream_session : public session_base,
+                           public std::enable_shared_from_this<downstream_session> {
+ public:
+  downstream_session(worker& w, tcp::socket socket);
+  ~downstream_session() override;
+
+  static void start(std::shared_ptr<downstream_session> self);
+  void on_drain() override;
+
+ private:
+  net::awaitable<void> run();
+  // Reads and checks one request header and serves the request; false: close the connection.
+  net::awaitable<bool> next_request(bool first);
+  net::awaitable<bool> serve(request_parser& p, const routing_snapshot& snap);
+  // Answers Expect and reads the first piece of the body; nullopt: the connection is done.
+  net::awaitable<std::optional<std::size_t>> prefetch_body(request_parser& p,
+                                                           const routing_snapshot& snap);
+  // Writes one of tally's own responses (error_response.hpp) with this request's id.
+  net::awaitable<void> send_error(unsigned status, std::string_view detail, bool keep_alive);
+  void record(const routing_snapshot& snap, const route_entry& route, const request_parser& p,
+              const exchange_result& result, std::chrono::steady_clock::time_point started);
+  // Keeps a valid X-Request-Id from the client, or generates one.
+  void assign_request_id(std::string_view from_client);
+  std::string_view request_id() const noexcept { return {request_id_, request_id_size_}; }
+  void close();
+
+  worker& worker_;
+  connection_io io_;
+  bool idle_ = false;  // between requests, nothing of the next one received yet
+  std::string client_ip_;
+  relay_buffer relay_;
+  header_arena arena_;  // fields of the request and response in flight
+  std::string head_;    // serialized message heads, reused for every request
+  char request_id_[128];
+  std::size_t request_id_size_ = 0;
+};
+
+}  // namespace tally::proxy

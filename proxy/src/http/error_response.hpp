@@ -1,0 +1,29 @@
+// The responses tally writes itself (400, 404, 408, 413, 431, 502, 503, 504): a short text body
+// that names the request id, so an operator can find the request in the access log.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <boost/system/error_code.hpp>
+
+namespace tally::proxy {
+
+// Complete HTTP/1.1 response bytes. `keep_alive` false adds "Connection: close".
+std::string make_error_response(unsigned status, std::string_view detail,
+                                std::string_view request_id, bool keep_alive);
+
+std::string_view reason_phrase(unsigned status) noexcept;
+
+// One of tally's own answers: a status and the text its body explains it with.
+struct refusal {
+  unsigned status = 0;
+  std::string_view detail;  // empty: no answer, the connection closes quietly
+};
+
+// The answer when reading a request body fails, before or while it is sent upstream: 413 over
+// limits.max_body_bytes, 400 for bad framing, and a quiet close (status 400 for the access
+// log) when the client went quiet or away.
+refusal client_body_refusal(const boost::system::error_code& ec) noexcept;
+
+}  // namespace tally::proxy

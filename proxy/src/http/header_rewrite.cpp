@@ -1,0 +1,209 @@
+#include "http/header_rewrite.hpp"
+
+#include "http/header_arena.hpp"
+
+#include <array>
+#include <charconv>
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+
+namespace tally::proxy {
+
+namespace http = boost::beast::http;
+using boost::beast::iequals;
+
+namespace {
+
+// Fields named in the Connection header (RFC 9110 §7.6.1). A few at most in practice; more
+// than fit here are treated as "strip every unknown field the list names" by a slow path.
+struct connection_tokens {
+  std::array<std::string_view, 8> names;
+  std::size_t count = 0;
+  std::string_view raw_lists[4];
+  std::size_t lists = 0;
+  bool overflow = false;
+
+  void add_list(std::string_view value) {
+    if (lists < std::size(raw_lists)) raw_lists[lists++] = value;
+    for (auto token : http::token_list{value}) {
+      if (iequals(token, "close") || iequals(token, "keep-alive") || iequals(token, "upgrade"))
+        continue;
+      if (count < names.size())
+        names[count++] = token;
+      else
+        overflow = true;
+    }
+  }
+  bool names_field(std::string_view name) const {
+    for (std::size_t i = 0; i < count; ++i)
+      if (iequals(names[i], name)) return true;
+    if (!overflow) return false;
+    for (std::size_t i = 0; i < lists; ++i)
+      if (http::token_list{raw_lists[i]}.exists(name)) return true;
+    return false;
+  }
+};
+
+// Framing and identity fields a Connection header may never remove.
+bool protected_field(http::field f) {
+  return f == http::field::content_length || f == http::field::transfer_encoding ||
+         f == http::field::host;
+}
+
+bool hop_by_hop(http::field f, bool keep_upgrade) {
+  switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+      return true;
+    case http::field::upgrade:
+      return !keep_upgrade;
+    default:
+      return false;
+  }
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+template <class Fields>
+connection_tokens tokens_of(const Fields& f) {
+  connection_tokens tokens;
+  for (const auto& field : f)
+    if (field.name() == http::field::connection) tokens.add_list(field.value());
+  return tokens;
+}
+
+}  // namespace
+
+template <class Fields>
+void serialize_upstream_request(std::string& out, const http::header<true, Fields>& req,
+                                const forward_context& ctx) {
+  out.clear();
+  out.append(req.method_string()).append(" ").append(req.target()).append(" HTTP/1.1\r\n");
+  const auto tokens = tokens_of(req);
+  std::string_view host;
+  // Previous hops' lists are kept in order; several fields of one name form one list.
+  std::string_view forwarded_for[4];
+  std::size_t forwarded_count = 0;
+  std::string_view via[4];
+  std::size_t via_count = 0;
+  for (const auto& field : req) {
+    auto id = field.name();
+    if (hop_by_hop(id, ctx.upgrade)) continue;
+    auto name = field.name_string();
+    if (!protected_field(id) && tokens.count + tokens.overflow > 0 && tokens.names_field(name))
+      continue;
+    if (id == http::field::host) host = field.value();
+    if (id == http::field::via) {
+      if (via_count < std::size(via)) via[via_count++] = field.value();
+      continue;
+    }
+    if (id == http::field::unknown) {
+      if (iequals(name, "x-forwarded-for")) {
+        if (forwarded_count < std::size(forwarded_for))
+          forwarded_for[forwarded_count++] = field.value();
+        continue;
+      }
+      if (iequals(name, "x-forwarded-proto") || iequals(name, "x-forwarded-host") ||
+          iequals(name, "x-request-id"))
+        continue;
+    }
+    append_field(out, name, field.value());
+  }
+  if (ctx.upgrade) out.append("Connection: upgrade\r\n");
+  out.append("X-Forwarded-For: ");
+  for (std::size_t i = 0; i < forwarded_count; ++i)
+    out.append(forwarded_for[i]).append(", ");
+  out.append(ctx.client_ip).append("\r\nX-Forwarded-Proto: http\r\n");
+  if (!host.empty()) append_field(out, "X-Forwarded-Host", host);
+  out.append("Via: ");
+  for (std::size_t i = 0; i < via_count; ++i)
+    out.append(via[i]).append(", ");
+  out.append(ctx.client_version == 10 ? "1.0 tally\r\n" : "1.1 tally\r\n");
+  append_field(out, "X-Request-Id", ctx.request_id);
+  out.append("\r\n");
+}
+
+template <class Fields>
+void serialize_downstream_response(std::string& out, const http::header<false, Fields>& res,
+                                   const response_context& ctx) {
+  out.clear();
+  out.append(ctx.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  char code[4];
+  auto n = std::to_chars(code, code + sizeof code, res.result_int()).ptr - code;
+  out.append(code, static_cast<std::size_t>(n)).append(" ");
+  auto reason = res.reason();
+  out.append(reason.empty() ? http::obsolete_reason(res.result()) : reason).append("\r\n");
+
+  const auto tokens = tokens_of(res);
+  std::string_view via[4];
+  std::size_t via_count = 0;
+  for (const auto& field : res) {
+    auto id = field.name();
+    if (hop_by_hop(id, ctx.upgrade)) continue;
+    if (id == http::field::transfer_encoding &&
+        ctx.framing == response_body_framing::remove_chunked)
+      continue;
+    auto name = field.name_string();
+    if (!protected_field(id) && tokens.count + tokens.overflow > 0 && tokens.names_field(name))
+      continue;
+    if (id == http::field::via) {
+      if (via_count < std::size(via)) via[via_count++] = field.value();
+      continue;
+    }
+    append_field(out, name, field.value());
+  }
+  if (ctx.framing == response_body_framing::add_chunked)
+    out.append("Transfer-Encoding: chunked\r\n");
+  if (ctx.upgrade)
+    out.append("Connection: upgrade\r\n");
+  else if (ctx.version == 10 && ctx.keep_alive)
+    out.append("Connection: keep-alive\r\n");
+  else if (ctx.version != 10 && !ctx.keep_alive)
+    out.append("Connection: close\r\n");
+  out.append("Via: ");
+  for (std::size_t i = 0; i < via_count; ++i)
+    out.append(via[i]).append(", ");
+  out.append("1.1 tally\r\n\r\n");
+}
+
+template <class Fields>
+bool wants_upgrade(const Fields& f) {
+  bool has_upgrade = false, connection_upgrade = false;
+  for (const auto& field : f) {
+    if (field.name() == http::field::upgrade) has_upgrade = true;
+    if (field.name() == http::field::connection &&
+        http::token_list{field.value()}.exists("upgrade"))
+      connection_upgrade = true;
+  }
+  return has_upgrade && connection_upgrade;
+}
+
+// The proxy's arena-allocated fields, and Beast's default fields (tests, tools).
+using arena_fields = http::basic_fields<arena_allocator<char>>;
+template void serialize_upstream_request(std::string&, const http::header<true, http::fields>&,
+                                         const forward_context&);
+template void serialize_upstream_request(std::string&, const http::header<true, arena_fields>&,
+                                         const forward_context&);
+template void serialize_downstream_response(std::string&, const http::header<false, http::fields>&,
+                                            const response_context&);
+template void serialize_downstream_response(std::string&, const http::header<false, arena_fields>&,
+                                            const response_context&);
+template bool wants_upgrade(const http::fields&);
+template bool wants_upgrade(const arena_fields&);
+template bool wants_upgrade(const http::header<true, http::fields>&);
+template bool wants_upgrade(const http::header<true, arena_fields>&);
+
+bool valid_request_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (c <= 0x20 || c >= 0x7f) return false;
+  return true;
+}
+
+}  // namespace tally::proxy

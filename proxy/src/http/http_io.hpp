@@ -1,0 +1,201 @@
+// Reading and writing HTTP/1.1 messages on a socket with a deadline.
+//
+// Parsing uses Beast's parser on bytes already received (parser.put), so the common case — a
+// header and a small body that arrived in one segment — is parsed without starting another
+// asynchronous operation. Writing serializes the head into one reused string and the body
+// framing (raw or chunked) by hand, so each piece leaves in a single writev.
+//
+// Everything here is generic over the stream (basic_connection_io<Stream>): the proxy runs it on
+// TCP sockets, and the unit tests on Beast's in-memory test::stream, which delivers bytes in
+// whatever pieces a test chooses.
+#pragma once
+
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <span>
+#include <string>
+
+#include <boost/asio/write.hpp>
+
+#include "http/net_types.hpp"
+#include "http/relay_buffer.hpp"
+#include "http/socket_deadline.hpp"
+
+namespace tally::proxy {
+
+using std::chrono::milliseconds;
+
+// One side of a connection: the socket, its deadline and the bytes read but not parsed.
+template <class Stream>
+struct basic_connection_io {
+  explicit basic_connection_io(Stream s) : socket(std::move(s)), deadline(socket) {
+    // Reads take at most the free capacity: room for large reads from the start.
+    buffer.reserve(16 * 1024);
+  }
+  Stream socket;
+  basic_socket_deadline<Stream> deadline;
+  beast::flat_buffer buffer;
+  // Timeouts surface as operation_aborted from the socket; this makes them a timeout again.
+  error_code classify(error_code ec) const {
+    return ec && deadline.timed_out() ? error_code(beast::error::timeout) : ec;
+  }
+};
+using connection_io = basic_connection_io<tcp::socket>;
+
+enum class header_read { ok, closed, timed_out, too_large, body_too_large, malformed };
+
+// How long and how much read_header waits for.
+struct header_wait {
+  std::size_t limit = 0;       // bytes of header block
+  milliseconds first_byte{0};  // for the first byte
+  milliseconds whole{0};  // for the whole block, from the first byte (or from now, when buffered)
+  const std::atomic<bool>* stop_if_idle = nullptr;  // set: give up before the first byte
+};
+struct header_result {
+  header_read status = header_read::closed;
+  std::size_t header_bytes = 0;  // size of the header block, still at the front of io.buffer
+};
+
+// Reads until `p` has a complete header.
+template <class Io, class Parser>
+net::awaitable<header_result> read_header(Io& io, Parser& p, const header_wait& wait) {
+  bool started = io.buffer.size() > 0;
+  io.deadline.expires_after(started ? wait.whole : wait.first_byte);
+  for (;;) {
+    if (io.buffer.size() > 0) {
+      if (!started) {
+        started = true;
+        io.deadline.expires_after(wait.whole);
+      }
+      error_code ec;
+      auto used = p.put(io.buffer.data(), ec);
+      if (!ec && p.is_header_done()) co_return header_result{header_read::ok, used};
+      if (ec == http::error::header_limit) co_return header_result{header_read::too_large};
+      if (ec == http::error::body_limit) co_return header_result{header_read::body_too_large};
+      if (ec && ec != http::error::need_more) co_return header_result{header_read::malformed};
+      if (io.buffer.size() > wait.limit) co_return header_result{header_read::too_large};
+    }
+    if (!started && wait.stop_if_idle && wait.stop_if_idle->load(std::memory_order_relaxed))
+      co_return header_result{header_read::closed};
+    auto [ec, n] = co_await io.socket.async_read_some(io.buffer.prepare(16 * 1024), use_tuple);
+    if (ec) {
+      // Nothing received yet: a quiet close (as nginx does); a partial header ran out of time
+      // or was cut short.
+      if (!started) co_return header_result{header_read::closed};
+      co_return header_result{io.deadline.timed_out() ? header_read::timed_out
+                                                      : header_read::malformed};
+    }
+    io.buffer.commit(n);
+  }
+}
+
+// Parses body bytes into `rb` — first those already buffered, reading from the socket only when
+// none are. Returns the number of body bytes placed in `rb` (0 only when the message is done).
+// need_buffer is not an error; the end of a close-delimited body is.
+template <class Io, class Parser>
+net::awaitable<std::pair<error_code, std::size_t>> read_body_piece(Io& io, Parser& p,
+                                                                   relay_buffer& rb,
+                                                                   milliseconds timeout) {
+  auto& body = p.get().body();
+  body.data = rb.data();
+  body.size = relay_buffer::capacity;
+  p.eager(true);
+  for (;;) {
+    if (io.buffer.size() > 0) {
+      error_code ec;
+      auto used = p.put(io.buffer.data(), ec);
+      io.buffer.consume(used);
+      if (ec && ec != http::error::need_more && ec != http::error::need_buffer)
+        co_return std::pair{ec, std::size_t{0}};
+    }
+    std::size_t got = relay_buffer::capacity - body.size;
+    if (got > 0 || p.is_done()) co_return std::pair{error_code{}, got};
+    io.deadline.expires_after(timeout);
+    auto [ec, n] = co_await io.socket.async_read_some(io.buffer.prepare(64 * 1024), use_tuple);
+    if (ec == net::error::eof && p.need_eof()) {
+      error_code eof_ec;
+      p.put_eof(eof_ec);  // a close-delimited body ends here
+      co_return std::pair{eof_ec, relay_buffer::capacity - body.size};
+    }
+    if (ec) co_return std::pair{io.classify(ec), std::size_t{0}};
+    io.buffer.commit(n);
+  }
+}
+
+// How a body is framed on the way out.
+enum class body_framing { none, raw, chunked };
+
+// Writes `head` (may be empty: already sent) and a body piece, framed. `last` ends the body
+// (for chunked, the terminating zero-length chunk).
+template <class Io>
+net::awaitable<error_code> write_piece(Io& io, std::string_view head, body_framing framing,
+                                       const char* data, std::size_t size, bool last,
+                                       milliseconds timeout) {
+  std::array<net::const_buffer, 5> bufs;
+  std::size_t count = 0;
+  if (!head.empty()) bufs[count++] = net::buffer(head);
+  char chunk_size[20];
+  if (framing == body_framing::chunked) {
+    if (size > 0) {
+      auto end = std::to_chars(chunk_size, chunk_size + 16, size, 16).ptr;
+      *end++ = '\r';
+      *end++ = '\n';
+      bufs[count++] = net::buffer(chunk_size, static_cast<std::size_t>(end - chunk_size));
+      bufs[count++] = net::buffer(data, size);
+      bufs[count++] = net::buffer("\r\n", 2);
+    }
+    if (last) bufs[count++] = net::buffer("0\r\n\r\n", 5);
+  } else if (size > 0) {
+    bufs[count++] = net::buffer(data, size);
+  }
+  if (count == 0) co_return error_code{};
+  io.deadline.expires_after(timeout);
+  auto [ec, n] = co_await net::async_write(
+      io.socket, std::span<const net::const_buffer>(bufs.data(), count), use_tuple);
+  co_return io.classify(ec);
+}
+
+// Streams the rest of a message: writes `head` plus `pending` bytes already in the relay
+// buffer, then alternates reading from `src` and writing to `dst`.
+enum class relay_outcome { done, read_failed, write_failed };
+struct relay_plan {
+  std::string_view head;  // the serialized head, sent with the first piece (empty: already sent)
+  body_framing framing = body_framing::none;
+  std::size_t pending = 0;  // body bytes already in the relay buffer
+  milliseconds timeout{0};  // for every read and write
+};
+struct relay_result {
+  relay_outcome outcome = relay_outcome::done;
+  error_code ec;
+  std::uint64_t body_bytes = 0;  // body bytes written to dst
+};
+
+template <class SrcIo, class Parser, class DstIo>
+net::awaitable<relay_result> relay_body(SrcIo& src, Parser& p, DstIo& dst, relay_buffer& rb,
+                                        relay_plan plan) {
+  relay_result out;
+  for (;;) {
+    const bool last = p.is_done();
+    auto wec =
+        co_await write_piece(dst, plan.head, plan.framing, plan.pending ? rb.data() : nullptr,
+                             plan.pending, last, plan.timeout);
+    if (wec) {
+      out.outcome = relay_outcome::write_failed;
+      out.ec = wec;
+      co_return out;
+    }
+    out.body_bytes += plan.pending;
+    if (last) co_return out;
+    plan.head = {};
+    auto [rec, got] = co_await read_body_piece(src, p, rb, plan.timeout);
+    if (rec) {
+      out.outcome = relay_outcome::read_failed;
+      out.ec = rec;
+      co_return out;
+    }
+    plan.pending = got;
+  }
+}
+
+}  // namespace tally::proxy

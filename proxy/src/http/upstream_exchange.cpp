@@ -1,0 +1,361 @@
+#include "http/upstream_exchange.hpp"
+
+#include <limits>
+#include <random>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include "http/error_response.hpp"
+#include "http/header_rewrite.hpp"
+#include "http/request_hash.hpp"
+#include "listener/proxy_shared.hpp"
+
+namespace tally::proxy {
+
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+bool idempotent(http::verb v) {
+  switch (v) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::put:
+    case http::verb::delete_:
+    case http::verb::trace:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Keeps a backend's active-request count right on every path out of a try.
+class active_request {
+ public:
+  explicit active_request(balancer::backend& b) : b_(&b) { b_->begin_request(); }
+  active_request(const active_request&) = delete;
+  active_request& operator=(const active_request&) = delete;
+  ~active_request() { b_->end_request(); }
+
+ private:
+  balancer::backend* b_;
+};
+
+upstream_outcome outcome_of(const try_report& t) {
+  switch (t.failure) {
+    case try_failure::none:
+      return t.status >= 500 ? upstream_outcome::http_5xx : upstream_outcome::success;
+    case try_failure::connect:
+    case try_failure::connect_timeout:
+      return upstream_outcome::connect_failure;
+    case try_failure::response_timeout:
+      return upstream_outcome::timeout;
+    case try_failure::client_body:
+      return upstream_outcome::aborted;
+    default:
+      return upstream_outcome::reset;
+  }
+}
+
+// tally's answer when no backend gave one.
+refusal upstream_refusal(try_failure f) {
+  switch (f) {
+    case try_failure::connect:
+      return {502, "could not connect to a backend"};
+    case try_failure::connect_timeout:
+      return {504, "connecting to a backend timed out (timeouts.connect)"};
+    case try_failure::send:
+      return {502, "the backend closed the connection while the request was sent"};
+    case try_failure::response_timeout:
+      return {504, "the backend did not answer within timeouts.upstream_response"};
+    default:
+      return {502, "the backend closed the connection or sent an invalid response"};
+  }
+}
+
+}  // namespace
+
+void upstream_exchange::report(bool ok) {
+  // Passive health: the outlier detector counts consecutive failures and ejects.
+  if (auto* outliers = req_.worker.shared.outliers)
+    outliers->record(*pool_, backend_index_,
+                     ok ? health::outcome::success : health::outcome::failure, clock::now());
+  else if (ok)
+    backend_->record_success();
+  else
+    backend_->record_failure();
+}
+
+net::awaitable<exchange_result> upstream_exchange::run() {
+  auto& req = req_.parser.get();
+  pool_ = req_.snap.pools[req_.pool_index].get();
+  const auto& retry = pool_->config().retry;
+  const auto* metrics = req_.snap.metrics.get();
+  balancer::pick_context pick;
+  pick.worker = req_.worker.index;
+  if (pool_->config().policy == config::policy_kind::consistent_hash)
+    pick.hash = request_hash(pool_->config().hash_key, req, req_.client.ip);
+  // The whole body (if any) is in the relay buffer: the request can be sent again.
+  const bool may_replay = req_.parser.is_done() && idempotent(req.method());
+  request_accounting accounting(req_.worker.shared.active_requests,
+                                req_.worker.shared.retries_in_flight);
+
+  try_report last;
+  for (unsigned attempt = 0; attempt <= retry.attempts; ++attempt) {
+    const int index = pool_->pick(pick);
+    if (index < 0) break;
+    pick.tried.add(static_cast<std::size_t>(index));
+    backend_index_ = static_cast<std::size_t>(index);
+    backend_ = pool_->backends()[backend_index_].get();
+    ++tries_;
+    active_request active(*backend_);
+    const bool last_try = attempt == retry.attempts;
+    last = co_await try_backend(may_replay && !last_try);
+    if (metrics) metrics->backend(req_.pool_index, backend_index_).upstream(outcome_of(last));
+    if (last.failure == try_failure::client_body) co_return fail(last.failure);
+    auto decision = decide_retry(last, retry, may_replay, last_try);
+    report(!decision.backend_failed);
+    if (decision.retry && decision.uses_budget)
+      decision.retry = accounting.take_retry_slot(retry.budget_percent);
+    if (!decision.retry) {
+      // A response, even a 5xx, is the backend's own answer: the client gets it.
+      if (last.failure == try_failure::none) co_return co_await relay_response();
+      break;
+    }
+    conn_.reset();  // a 5xx's body is not read: its connection cannot be reused
+    if (metrics) metrics->pool(req_.pool_index).retry(decision.reason);
+    co_await pause_before(attempt + 1);
+  }
+  if (tries_ == 0) {
+    status_ = 503;
+    auto out = result(req_.client_keep_alive && req_.parser.is_done());
+    out.error = "no healthy backend in the pool";
+    co_return out;
+  }
+  co_return fail(last.failure);
+}
+
+net::awaitable<void> upstream_exchange::pause_before(unsigned retry) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const auto wait = retry_backoff(pool_->config().retry.backoff, retry, rng);
+  if (wait.count() == 0) co_return;
+  net::steady_timer pause(req_.worker.ioc, wait);
+  co_await pause.async_wait(use_tuple);
+}
+
+net::awaitable<try_failure> upstream_exchange::connect() {
+  const auto& ep = req_.snap.endpoints[req_.pool_index][backend_index_];
+  conn_ = std::make_unique<upstream_connection>(req_.worker.ioc, backend_->id());
+  conn_->io.deadline.expires_after(req_.snap.cfg->timeouts.connect);
+  auto [ec] = co_await conn_->io.socket.async_connect(ep, use_tuple);
+  if (ec) {
+    const bool timed_out = conn_->io.deadline.timed_out();
+    conn_.reset();
+    co_return timed_out ? try_failure::connect_timeout : try_failure::connect;
+  }
+  conn_->io.socket.set_option(tcp::no_delay(true), ec);
+  co_return try_failure::none;
+}
+
+net::awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
+  const auto& t = req_.snap.cfg->timeouts;
+  auto& req = req_.parser.get();
+  const bool replayable = req_.parser.is_done();
+  auto& head = req_.client.head;
+  serialize_upstream_request(
+      head, req,
+      forward_context{req_.client.ip, req_.request_id, req_.client_version, req_.upgrade});
+  const auto framing = replayable && req_.prefetched == 0 && !req.chunked() ? body_framing::none
+                       : req.chunked()                                      ? body_framing::chunked
+                                                                            : body_framing::raw;
+  conn_ = req_.worker.upstreams.checkout(backend_->id(), clock::now(), t.idle);
+  for (bool fresh_retry_left = true;; fresh_retry_left = false) {
+    if (!conn_) {
+      if (auto f = co_await connect(); f != try_failure::none) co_return try_report{f};
+    }
+    const bool reused = conn_->reused;
+    auto sent = co_await relay_body(req_.client.io, req_.parser, conn_->io, req_.client.relay,
+                                    relay_plan{head, framing, req_.prefetched, t.idle});
+    // A replay sends the same bytes again; a streamed body was sent once.
+    bytes_in_ = replayable ? req_.prefetched : bytes_in_ + sent.body_bytes;
+    if (sent.outcome == relay_outcome::read_failed) {
+      client_ec_ = sent.ec;
+      conn_.reset();
+      co_return try_report{try_failure::client_body, 0, true};
+    }
+    // A kept-alive connection the backend closed while idle: try once on a new one.
+    const bool may_renew = reused && replayable && fresh_retry_left;
+    if (sent.outcome == relay_outcome::write_failed) {
+      conn_.reset();
+      if (may_renew) continue;
+      co_return try_report{try_failure::send, 0, !replayable};
+    }
+    bool stale = false;
+    const auto got = co_await read_response_head(retryable, stale);
+    if (got == try_failure::none) co_return try_report{got, response_->get().result_int()};
+    if (stale && may_renew) continue;
+    co_return try_report{got, 0, !replayable};
+  }
+}
+
+net::awaitable<try_failure> upstream_exchange::read_response_head(bool retryable, bool& stale) {
+  const auto& t = req_.snap.cfg->timeouts;
+  // A try that can be retried waits at most retry.per_try_timeout; the last one (or one that
+  // cannot be repeated) waits the full timeouts.upstream_response.
+  const auto wait = retryable ? std::min(t.upstream_response, pool_->config().retry.per_try_timeout)
+                              : t.upstream_response;
+  for (;;) {
+    response_.emplace(std::piecewise_construct, std::make_tuple(),
+                      std::make_tuple(req_.client.allocator));
+    response_->header_limit(64 * 1024);
+    response_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    if (req_.parser.get().method() == http::verb::head) response_->skip(true);
+    const auto head =
+        co_await read_header(conn_->io, *response_, header_wait{64 * 1024, wait, wait});
+    if (head.status != header_read::ok) {
+      const bool timed_out = conn_->io.deadline.timed_out();
+      // Nothing at all came back: the backend may have closed a kept-alive connection.
+      stale = !timed_out && conn_->io.buffer.size() == 0;
+      conn_.reset();
+      co_return timed_out ? try_failure::response_timeout : try_failure::response_error;
+    }
+    conn_->io.buffer.consume(head.header_bytes);
+    const auto code = response_->get().result_int();
+    // Interim responses are not forwarded: tally answered any Expect itself.
+    if (code >= 100 && code < 200 && code != 101) continue;
+    co_return try_failure::none;
+  }
+}
+
+net::awaitable<exchange_result> upstream_exchange::relay_response() {
+  auto& res = response_->get();
+  status_ = res.result_int();
+  const auto& t = req_.snap.cfg->timeouts;
+  if (req_.upgrade && status_ == 101) co_return co_await tunnel();
+  bool keep_alive = req_.client_keep_alive;
+  bool upstream_reusable = res.keep_alive();
+  response_context out{req_.client_version >= 11 ? 11u : 10u, keep_alive, false,
+                       response_body_framing::as_received};
+  auto framing = response_->is_done() ? body_framing::none
+                 : res.chunked()      ? body_framing::chunked
+                                      : body_framing::raw;
+  if (!response_->is_done() && !res.has_content_length() && !res.chunked()) {
+    // The backend delimits the body by closing: chunk it for HTTP/1.1 clients, close for 1.0.
+    upstream_reusable = false;
+    if (req_.client_version >= 11) {
+      out.framing = response_body_framing::add_chunked;
+      framing = body_framing::chunked;
+    } else {
+      out.keep_alive = keep_alive = false;
+    }
+  } else if (res.chunked() && req_.client_version < 11) {
+    out.framing = response_body_framing::remove_chunked;
+    framing = body_framing::raw;
+    out.keep_alive = keep_alive = false;
+  }
+  // Read the first body piece before writing, so a small response leaves in one write.
+  std::size_t pending = 0;
+  if (!response_->is_done()) {
+    auto [ec, got] = co_await read_body_piece(conn_->io, *response_, req_.client.relay, t.idle);
+    if (ec) {
+      conn_.reset();
+      report(false);
+      co_return fail(ec == beast::error::timeout ? try_failure::response_timeout
+                                                 : try_failure::response_error);
+    }
+    pending = got;
+  }
+  serialize_downstream_response(req_.client.head, res, out);
+  auto relayed = co_await relay_body(conn_->io, *response_, req_.client.io, req_.client.relay,
+                                     relay_plan{req_.client.head, framing, pending, t.idle});
+  bytes_out_ += relayed.body_bytes;
+  // Once the response has started nothing can be sent instead: closing tells the client.
+  if (relayed.outcome != relay_outcome::done) keep_alive = false;
+  if (relayed.outcome == relay_outcome::done && upstream_reusable && response_->is_done() &&
+      conn_->io.buffer.size() == 0)
+    req_.worker.upstreams.release(std::move(conn_), clock::now());
+  else
+    conn_.reset();
+  co_return result(keep_alive);
+}
+
+namespace {
+
+net::awaitable<void> pump(connection_io& from, connection_io& to, char* buf, std::size_t size,
+                          std::chrono::milliseconds idle) {
+  for (;;) {
+    from.deadline.expires_after(idle);
+    auto [rec, n] = co_await from.socket.async_read_some(net::buffer(buf, size), use_tuple);
+    if (rec) break;
+    to.deadline.expires_after(idle);
+    auto [wec, m] = co_await net::async_write(to.socket, net::buffer(buf, n), use_tuple);
+    if (wec) break;
+  }
+  // Either side ending ends the tunnel: closing both wakes the other direction.
+  error_code ec;
+  from.socket.shutdown(tcp::socket::shutdown_both, ec);
+  to.socket.shutdown(tcp::socket::shutdown_both, ec);
+}
+
+}  // namespace
+
+net::awaitable<exchange_result> upstream_exchange::tunnel() {
+  using namespace net::experimental::awaitable_operators;
+  const auto idle = req_.snap.cfg->timeouts.idle;
+  auto& client = req_.client.io;
+  auto& head = req_.client.head;
+  serialize_downstream_response(head, response_->get(),
+                                response_context{req_.client_version >= 11 ? 11u : 10u, false, true,
+                                                 response_body_framing::none});
+  if (co_await write_piece(client, head, body_framing::none, nullptr, 0, true, idle))
+    co_return result(false);
+  // Bytes that arrived behind the 101 or behind the request belong to the new protocol.
+  if (conn_->io.buffer.size() > 0) {
+    auto [wec, m] = co_await net::async_write(client.socket, conn_->io.buffer.data(), use_tuple);
+    if (wec) co_return result(false);
+    conn_->io.buffer.clear();
+  }
+  if (client.buffer.size() > 0) {
+    auto [wec, m] = co_await net::async_write(conn_->io.socket, client.buffer.data(), use_tuple);
+    if (wec) co_return result(false);
+    client.buffer.clear();
+  }
+  auto back = std::make_unique<char[]>(relay_buffer::capacity);
+  co_await (pump(client, conn_->io, req_.client.relay.data(), relay_buffer::capacity, idle) &&
+            pump(conn_->io, client, back.get(), relay_buffer::capacity, idle));
+  conn_.reset();
+  co_return result(false);
+}
+
+exchange_result upstream_exchange::fail(try_failure what) {
+  if (what == try_failure::client_body) {
+    const auto answer = client_body_refusal(client_ec_);
+    status_ = answer.status;
+    auto out = result(false);
+    out.error = answer.detail;
+    out.quiet_close = answer.detail.empty();
+    return out;
+  }
+  const auto answer = upstream_refusal(what);
+  status_ = answer.status;
+  // The connection can go on only when the client's request was read to its end.
+  auto out = result(req_.client_keep_alive && req_.parser.is_done());
+  out.error = answer.detail;
+  return out;
+}
+
+exchange_result upstream_exchange::result(bool keep_alive) const {
+  exchange_result out;
+  out.status = status_;
+  out.keep_alive = keep_alive;
+  out.tries = tries_;
+  if (backend_) out.backend = backend_->address();
+  out.bytes_in = bytes_in_;
+  out.bytes_out = bytes_out_;
+  return out;
+}
+
+}  // namespace tally::proxy

@@ -1,0 +1,96 @@
+// Forwards one request that downstream_session has parsed, checked and routed: picks a backend,
+// reuses or opens a connection to it, sends the request (streaming its body), reads the answer
+// and relays it to the client. Retries as retry_policy decides. It never writes tally's own
+// answers: when no backend gives one, the result says which (502/503/504) and the session,
+// the only writer of tally's responses, the access log and the response metrics, sends it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/http_io.hpp"
+#include "http/net_types.hpp"
+#include "http/relay_buffer.hpp"
+#include "http/retry_policy.hpp"
+#include "http/upstream_pool.hpp"
+#include "tally/proxy/routing_snapshot.hpp"
+
+namespace tally::proxy {
+
+struct proxy_shared;
+
+// The client side of the connection, lent to the exchange for one request.
+struct client_side {
+  connection_io& io;          // the client's socket, deadline and bytes read but not parsed
+  relay_buffer& relay;        // bodies stream through it, in both directions
+  std::string& head;          // serialized message heads, reused for every message
+  proxy_allocator allocator;  // the connection's arena, for the response's fields
+  std::string_view ip;
+};
+
+// The worker thread the exchange runs on.
+struct worker_side {
+  net::io_context& ioc;
+  upstream_pool& upstreams;
+  proxy_shared& shared;
+  unsigned index;
+};
+
+// Everything one exchange needs, as one value.
+struct exchange_request {
+  client_side client;
+  worker_side worker;
+  request_parser& parser;
+  const routing_snapshot& snap;
+  std::size_t pool_index;
+  std::string_view request_id;
+  std::size_t prefetched = 0;  // request body bytes already in client.relay
+  bool client_keep_alive = true;
+  unsigned client_version = 11;
+  bool upgrade = false;
+};
+
+struct exchange_result {
+  unsigned status = 0;       // what the client received, or is to receive from the session
+  std::string_view error;    // set: the session answers `status` with this text
+  bool keep_alive = false;   // the client connection may carry another request
+  bool quiet_close = false;  // the client went quiet or away: close without an answer
+  unsigned tries = 0;
+  std::string_view backend;  // address of the last backend tried; empty when none was
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+};
+
+class upstream_exchange {
+ public:
+  explicit upstream_exchange(const exchange_request& req) : req_(req) {}
+
+  net::awaitable<exchange_result> run();
+
+ private:
+  net::awaitable<try_report> try_backend(bool retryable);
+  net::awaitable<try_failure> connect();
+  net::awaitable<try_failure> read_response_head(bool retryable, bool& stale);
+  net::awaitable<exchange_result> relay_response();
+  net::awaitable<exchange_result> tunnel();
+  net::awaitable<void> pause_before(unsigned retry);
+  exchange_result fail(try_failure what);
+  exchange_result result(bool keep_alive) const;
+  void report(bool ok);  // the outcome of a try, for outlier ejection
+
+  exchange_request req_;
+  const balancer::pool* pool_ = nullptr;
+  balancer::backend* backend_ = nullptr;
+  std::size_t backend_index_ = 0;
+  unsigned status_ = 0;
+  unsigned tries_ = 0;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+  std::unique_ptr<upstream_connection> conn_;
+  std::optional<response_parser> response_;
+  error_code client_ec_;  // why reading the client's body failed (try_failure::client_body)
+};
+
+}  // namespace tally::proxy

@@ -1,0 +1,81 @@
+#include "tally/proxy/proxy_server.hpp"
+
+#include <vector>
+
+#include "listener/proxy_shared.hpp"
+#include "listener/worker.hpp"
+
+namespace tally::proxy {
+
+struct proxy_server::impl {
+  explicit impl(snapshot_holder& s) : shared(s) {}
+  proxy_shared shared;
+  std::vector<std::unique_ptr<worker>> workers;
+};
+
+proxy_server::proxy_server(snapshot_holder& snapshots, unsigned workers, access_log* requests_log,
+                           health::outlier_detector* outliers)
+    : impl_(std::make_unique<impl>(snapshots)) {
+  impl_->shared.requests_log = requests_log;
+  impl_->shared.outliers = outliers;
+  for (unsigned i = 0; i < std::max(1u, workers); ++i)
+    impl_->workers.push_back(std::make_unique<worker>(i, impl_->shared));
+}
+
+proxy_server::~proxy_server() {
+  stop();
+}
+
+void proxy_server::listen(const boost::asio::ip::tcp::endpoint& ep) {
+  auto bound = ep;
+  for (auto& w : impl_->workers) {
+    w->listen(bound);
+    bound = w->local_endpoint();  // port 0: the others join the port the first one got
+  }
+}
+
+boost::asio::ip::tcp::endpoint proxy_server::local_endpoint() const {
+  return impl_->workers.front()->local_endpoint();
+}
+
+boost::system::error_code proxy_server::rebind(const boost::asio::ip::tcp::endpoint& ep) {
+  auto bound = ep;
+  for (auto& w : impl_->workers) {
+    // The first worker may turn port 0 into a real port; the others join it. A failure after
+    // the first worker moved leaves that worker on the new address: report it.
+    if (auto ec = w->rebind(bound)) return ec;
+  }
+  return {};
+}
+
+void proxy_server::start() {
+  for (auto& w : impl_->workers)
+    w->start();
+}
+
+void proxy_server::begin_drain() {
+  impl_->shared.draining.store(true);
+  for (auto& w : impl_->workers)
+    w->begin_drain();
+}
+
+std::int64_t proxy_server::connections() const noexcept {
+  return impl_->shared.downstream_connections.load(std::memory_order_relaxed);
+}
+
+std::int64_t proxy_server::active_requests() const noexcept {
+  return impl_->shared.active_requests.load(std::memory_order_relaxed);
+}
+
+void proxy_server::stop() {
+  for (auto& w : impl_->workers)
+    w->stop();
+  for (auto& w : impl_->workers)
+    w->join();
+}
+
+unsigned proxy_server::workers() const noexcept {
+  return static_cast<unsigned>(impl_->workers.size());
+}
+
+}  // namespace tally::proxy

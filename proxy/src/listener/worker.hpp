@@ -1,0 +1,86 @@
+// One event-loop thread. tally runs one io_context per worker, each with its own SO_REUSEPORT
+// listener, so a connection lives and dies on one thread and nothing in a session is shared:
+// no strands, no locks on the request path. Cross-thread inputs are the routing snapshot
+// (atomic pointer), backend state (atomics) and posts to the io_context.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+
+#include "http/net_types.hpp"
+#include "http/request_id.hpp"
+#include "http/upstream_pool.hpp"
+#include "tally/proxy/routing_snapshot.hpp"
+
+namespace tally::proxy {
+
+struct proxy_shared;
+
+// Sessions link themselves into their worker's list so a drain can close the idle ones.
+using session_hook =
+    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+class session_base : public session_hook {
+ public:
+  virtual ~session_base() = default;
+  // Called on the worker's thread when the process drains: close now if idle between requests.
+  virtual void on_drain() = 0;
+};
+
+class worker {
+ public:
+  worker(unsigned index, proxy_shared& shared);
+  ~worker();
+
+  // Opens this worker's listener on `ep` with SO_REUSEPORT. Throws on failure (start-up).
+  void listen(const boost::asio::ip::tcp::endpoint& ep);
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  // Thread-safe, blocking until done: moves the listener to `ep` (a reload changed `listen`).
+  // The new socket is bound before the old one closes; on failure the old one stays.
+  // Returns the bound endpoint, or the error.
+  boost::system::error_code rebind(boost::asio::ip::tcp::endpoint& ep);
+
+  void start();        // starts the thread
+  void begin_drain();  // thread-safe: stop accepting, close idle connections
+  void stop();         // thread-safe: stop the loop now
+  void join();
+
+  unsigned index() const noexcept { return index_; }
+  boost::asio::io_context& io_context() noexcept { return ioc_; }
+  proxy_shared& shared() noexcept { return shared_; }
+  upstream_pool& upstreams() noexcept { return upstreams_; }
+  request_id_generator& request_ids() noexcept { return request_ids_; }
+
+  // The current routing snapshot; refreshed from the holder only when a reload published one.
+  const std::shared_ptr<const routing_snapshot>& snapshot();
+
+  void add_session(session_base& s) { sessions_.push_back(s); }
+
+ private:
+  boost::asio::awaitable<void> accept_loop(unsigned generation);
+  boost::asio::awaitable<void> sweep_loop();
+
+  unsigned index_;
+  proxy_shared& shared_;
+  // Only this worker's thread touches its sockets and timers (other threads post), so the
+  // reactor can skip its locks.
+  boost::asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  boost::asio::ip::tcp::acceptor acceptor_{ioc_};
+  unsigned listener_generation_ = 0;  // an accept loop of an older listener ends
+  boost::asio::steady_timer sweep_timer_{ioc_};
+  upstream_pool upstreams_;
+  request_id_generator request_ids_;
+  std::shared_ptr<const routing_snapshot> snapshot_;
+  std::uint64_t snapshot_generation_ = ~std::uint64_t{0};
+  boost::intrusive::list<session_base, boost::intrusive::constant_time_size<false>> sessions_;
+  std::thread thread_;
+};
+
+}  // namespace tally::proxy

@@ -1,0 +1,122 @@
+#include <doctest/doctest.h>
+
+#include <boost/beast/http.hpp>
+
+#include "http/header_rewrite.hpp"
+
+namespace http = boost::beast::http;
+using namespace tally::proxy;
+
+namespace {
+
+http::request_header<> request(std::initializer_list<std::pair<const char*, const char*>> fields,
+                               unsigned version = 11) {
+  http::request_header<> h;
+  h.method(http::verb::get);
+  h.target("/p?q=1");
+  h.version(version);
+  for (auto [n, v] : fields)
+    h.insert(n, v);
+  return h;
+}
+
+std::string upstream(const http::request_header<>& h, bool upgrade = false) {
+  std::string out;
+  serialize_upstream_request(out, h, forward_context{"192.0.2.9", "rid-1", h.version(), upgrade});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the upstream request is HTTP/1.1 with the forwarding headers added") {
+  auto out = upstream(request({{"Host", "shop.example"}, {"Accept", "*/*"}}));
+  CHECK(out ==
+        "GET /p?q=1 HTTP/1.1\r\n"
+        "Host: shop.example\r\n"
+        "Accept: */*\r\n"
+        "X-Forwarded-For: 192.0.2.9\r\n"
+        "X-Forwarded-Proto: http\r\n"
+        "X-Forwarded-Host: shop.example\r\n"
+        "Via: 1.1 tally\r\n"
+        "X-Request-Id: rid-1\r\n\r\n");
+}
+
+TEST_CASE("X-Forwarded-For and Via are appended to - several fields merged in order") {
+  auto out = upstream(request({{"Host", "h"},
+                               {"X-Forwarded-For", "203.0.113.1"},
+                               {"Via", "1.1 edge"},
+                               {"x-forwarded-for", "203.0.113.2, 10.0.0.1"}},
+                              10));
+  CHECK(out.find("X-Forwarded-For: 203.0.113.1, 203.0.113.2, 10.0.0.1, 192.0.2.9\r\n") !=
+        std::string::npos);
+  CHECK(out.find("Via: 1.1 edge, 1.0 tally\r\n") != std::string::npos);
+  CHECK(out.rfind("GET /p?q=1 HTTP/1.1\r\n", 0) == 0);  // HTTP/1.0 client, HTTP/1.1 upstream
+}
+
+TEST_CASE("hop-by-hop fields and fields named in Connection are removed") {
+  auto out = upstream(request({{"Host", "h"},
+                               {"Connection", "keep-alive, X-Secret, content-length"},
+                               {"X-Secret", "1"},
+                               {"Keep-Alive", "timeout=5"},
+                               {"Proxy-Connection", "keep-alive"},
+                               {"TE", "trailers"},
+                               {"Trailer", "X-T"},
+                               {"Upgrade", "websocket"},
+                               {"Content-Length", "0"},
+                               {"X-Forwarded-Proto", "https"},
+                               {"X-Request-Id", "spoofed"},
+                               {"X-Kept", "yes"}}));
+  for (const char* gone : {"Connection:", "X-Secret", "Keep-Alive", "Proxy-Connection",
+                           "TE:", "Trailer:", "Upgrade:", "https", "spoofed"})
+    CHECK_MESSAGE(out.find(gone) == std::string::npos, gone);
+  CHECK(out.find("Content-Length: 0\r\n") != std::string::npos);  // framing cannot be stripped
+  CHECK(out.find("X-Kept: yes\r\n") != std::string::npos);
+}
+
+TEST_CASE("an upgrade keeps Connection: upgrade and the Upgrade field") {
+  auto h = request({{"Host", "h"}, {"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
+  CHECK(wants_upgrade(h));
+  auto out = upstream(h, true);
+  CHECK(out.find("Upgrade: websocket\r\n") != std::string::npos);
+  CHECK(out.find("Connection: upgrade\r\n") != std::string::npos);
+  CHECK_FALSE(wants_upgrade(request({{"Upgrade", "websocket"}})));
+}
+
+TEST_CASE("responses: hop-by-hop removed - Via appended - Connection and framing per client") {
+  http::response_header<> res;
+  res.result(http::status::ok);
+  res.version(11);
+  res.insert("Content-Type", "text/plain");
+  res.insert("Connection", "keep-alive, X-Internal");
+  res.insert("X-Internal", "1");
+  res.insert("Transfer-Encoding", "chunked");
+  res.insert("Via", "1.1 app");
+
+  std::string out;
+  serialize_downstream_response(out, res, {11, true, false, response_body_framing::as_received});
+  CHECK(out ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+        "Via: 1.1 app, 1.1 tally\r\n\r\n");
+
+  serialize_downstream_response(out, res,
+                                {10, false, false, response_body_framing::remove_chunked});
+  CHECK(out == "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nVia: 1.1 app, 1.1 tally\r\n\r\n");
+
+  serialize_downstream_response(out, res, {11, false, false, response_body_framing::as_received});
+  CHECK(out.find("Connection: close\r\n") != std::string::npos);
+
+  http::response_header<> plain;
+  plain.result(http::status::ok);
+  serialize_downstream_response(out, plain, {10, true, false, response_body_framing::add_chunked});
+  CHECK(out.find("Transfer-Encoding: chunked\r\n") != std::string::npos);
+  CHECK(out.find("Connection: keep-alive\r\n") != std::string::npos);
+}
+
+TEST_CASE("client request ids are kept only when sane") {
+  CHECK(valid_request_id("abc-123"));
+  CHECK(valid_request_id(std::string(128, 'x')));
+  CHECK_FALSE(valid_request_id(""));
+  CHECK_FALSE(valid_request_id(std::string(129, 'x')));
+  CHECK_FALSE(valid_request_id("has space"));
+  CHECK_FALSE(valid_request_id("bad\x01"));
+}
