@@ -2,7 +2,10 @@
 // of the checkout, running `tally check`, and scraping a real tally's /metrics.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -43,6 +46,19 @@ inline std::vector<fs::path> files_in(const fs::path& dir,
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// True when `tool` is an executable in one of PATH's directories.
+inline bool on_path(const std::string& tool) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    std::error_code ec;
+    auto candidate = fs::path(dir.empty() ? "." : dir) / tool;
+    if (fs::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) return true;
+  }
+  return false;
 }
 
 // `tally check -c path`, bounded; exit code and everything printed.
