@@ -13,10 +13,15 @@
 # `tally-healthcheck --print-address` prints the address it would use and exits (for tests).
 set -euo pipefail
 
+# The -c FILE of PID 1 when PID 1 is tally (the image's ENTRYPOINT); nothing otherwise.
 config_of_pid1() {
-  local prev='' arg
+  local prev='' arg first=1
   [ -r /proc/1/cmdline ] || return 1
   while IFS= read -r -d '' arg; do
+    if [ "$first" = 1 ]; then
+      first=0
+      [ "${arg##*/}" = tally ] || return 1
+    fi
     case "$prev" in -c | --config) printf '%s\n' "$arg" && return 0 ;; esac
     case "$arg" in --config=*) printf '%s\n' "${arg#--config=}" && return 0 ;; esac
     prev=$arg
