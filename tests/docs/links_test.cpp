@@ -2,6 +2,9 @@
 // on its own must be able to follow every link.
 #include <doctest/doctest.h>
 
+#include <cctype>
+#include <set>
+
 #include "docs/docs_support.hpp"
 
 using namespace tally::test;
@@ -38,6 +41,31 @@ std::vector<std::string> link_targets(const std::string& markdown) {
   return targets;
 }
 
+// GitHub's anchor for a heading: lowercase, punctuation other than '-' and '_' dropped, spaces
+// turned into '-'.
+std::string heading_anchor(std::string_view heading) {
+  std::string out;
+  for (unsigned char c : heading) {
+    if (std::isalnum(c) || c == '-' || c == '_') out += static_cast<char>(std::tolower(c));
+    else if (c == ' ') out += '-';
+  }
+  return out;
+}
+
+std::set<std::string> anchors_of(const fs::path& markdown) {
+  std::set<std::string> out;
+  std::istringstream in(read_text(markdown));
+  std::string line;
+  bool fenced = false;
+  static const std::regex heading(R"(^#{1,6}\s+(.*?)\s*$)");
+  while (std::getline(in, line)) {
+    if (line.starts_with("```")) fenced = !fenced;
+    std::smatch m;
+    if (!fenced && std::regex_match(line, m, heading)) out.insert(heading_anchor(m[1].str()));
+  }
+  return out;
+}
+
 bool is_external(const std::string& target) {
   return target.starts_with("http://") || target.starts_with("https://") ||
          target.starts_with("mailto:");
@@ -51,7 +79,11 @@ std::vector<std::string> broken_links(const fs::path& file, const fs::path& root
   for (auto target : link_targets(read_text(file))) {
     if (is_external(target)) continue;
     auto path_part = target.substr(0, target.find('#'));
-    if (path_part.empty()) continue;  // an anchor on the same page
+    if (path_part.empty()) {  // an anchor on the same page
+      if (!anchors_of(file).contains(target.substr(1)))
+        problems.push_back(target + " (no such heading)");
+      continue;
+    }
     if (path_part.starts_with("/")) {
       problems.push_back(target + " (absolute path; links must be relative to the file)");
       continue;
@@ -63,6 +95,10 @@ std::vector<std::string> broken_links(const fs::path& file, const fs::path& root
       problems.push_back(target + " (outside the repository)");
     } else if (!fs::exists(resolved)) {
       problems.push_back(target + " (no such file)");
+    } else if (auto hash = target.find('#');
+               hash != std::string::npos && resolved.extension() == ".md" &&
+               !anchors_of(resolved).contains(target.substr(hash + 1))) {
+      problems.push_back(target + " (no such heading)");
     }
   }
   return problems;
@@ -101,13 +137,15 @@ TEST_CASE("the link checker finds a missing file and a link out of the repositor
   temp_dir dir;
   fs::create_directories(dir.path() / "repo" / "docs");
   auto page = dir.path() / "repo" / "docs" / "page.md";
-  std::ofstream(dir.path() / "repo" / "docs" / "there.md") << "x\n";
-  std::ofstream(page) << "[ok](there.md#a) [gone](missing.md) [out](../../outside.md)\n"
+  std::ofstream(dir.path() / "repo" / "docs" / "there.md") << "# A title\n## Step 2: go (now)\n";
+  std::ofstream(page) << "[ok](there.md#a-title) [ok](there.md#step-2-go-now) [no](there.md#b)\n"
+                         "[gone](missing.md) [out](../../outside.md)\n"
                          "`[code](ignored.md)` [web](https://example.com/x)\n"
                          "```\n[fenced](ignored-too.md)\n```\n";
   std::ofstream(dir.path() / "outside.md") << "x\n";
   auto problems = broken_links(page, dir.path() / "repo");
-  REQUIRE(problems.size() == 2);
-  CHECK(problems[0] == "missing.md (no such file)");
-  CHECK(problems[1] == "../../outside.md (outside the repository)");
+  REQUIRE(problems.size() == 3);
+  CHECK(problems[0] == "there.md#b (no such heading)");
+  CHECK(problems[1] == "missing.md (no such file)");
+  CHECK(problems[2] == "../../outside.md (outside the repository)");
 }
