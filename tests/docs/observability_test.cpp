@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "docs/docs_support.hpp"
@@ -83,6 +84,15 @@ TEST_CASE("alert rules and dashboard use only metric names tally exports") {
   REQUIRE_NOTHROW(dashboard = json::parse(read_text(dashboard_file())));
   REQUIRE(dashboard.is_object());
   CHECK(dashboard.as_object().contains("panels"));
+  // Each panel has a unique id and a place; each non-row panel queries something.
+  std::set<std::int64_t> ids;
+  for (const auto& panel : dashboard.as_object().at("panels").as_array()) {
+    const auto& o = panel.as_object();
+    INFO(json::serialize(o.at("title")));
+    CHECK(ids.insert(o.at("id").as_int64()).second);
+    CHECK(o.contains("gridPos"));
+    if (o.at("type").as_string() != "row") CHECK(!o.at("targets").as_array().empty());
+  }
   std::vector<std::string> exprs;
   collect_exprs(dashboard, exprs);
   REQUIRE(exprs.size() >= 10);
