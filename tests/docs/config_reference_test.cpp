@@ -76,7 +76,8 @@ class schema_walker {
  private:
   // The keys of the map at `path`, or nothing when `path` is not a map of known keys.
   std::optional<std::vector<std::string>> keys_of(const schema_path& path) {
-    auto file = dir_.write("probe.yaml", document_with(path, "{ " + std::string(probe_key) + ": 1 }"));
+    auto file =
+        dir_.write("probe.yaml", document_with(path, "{ " + std::string(probe_key) + ": 1 }"));
     auto result = tally_check(file);
     last_output_ = result.output;
     std::regex expected("unknown key \"" + std::string(probe_key) + "\" in " +
@@ -149,8 +150,8 @@ TEST_CASE("docs/configuration.md documents every key the schema accepts, and onl
   for (const auto& k : documented)
     if (!accepted.contains(k)) not_accepted.insert(k);
   INFO("accepted by tally check: " << joined(accepted));
-  CHECK_MESSAGE(undocumented.empty(), "accepted but not documented in docs/configuration.md: "
-                                          << joined(undocumented));
+  CHECK_MESSAGE(undocumented.empty(),
+                "accepted but not documented in docs/configuration.md: " << joined(undocumented));
   CHECK_MESSAGE(not_accepted.empty(),
                 "documented in docs/configuration.md (above \"## Planned\") but rejected by "
                 "tally check: "
@@ -176,6 +177,6 @@ TEST_CASE("keys docs/configuration.md calls planned are still rejected by tally 
   std::set<std::string> landed;
   for (const auto& k : planned)
     if (accepted.contains(k)) landed.insert(k);
-  CHECK_MESSAGE(landed.empty(), "accepted by tally check now, move them out of \"Planned\": "
-                                    << joined(landed));
+  CHECK_MESSAGE(landed.empty(),
+                "accepted by tally check now, move them out of \"Planned\": " << joined(landed));
 }

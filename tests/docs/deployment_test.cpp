@@ -13,7 +13,9 @@ using namespace tally::test::docs;
 
 namespace {
 
-fs::path docker_dir() { return source_dir() / "docker"; }
+fs::path docker_dir() {
+  return source_dir() / "docker";
+}
 
 std::map<std::string, YAML::Node> kubernetes_objects() {
   std::map<std::string, YAML::Node> out;  // "Kind/name"
@@ -47,7 +49,8 @@ bool has_port(const YAML::Node& container, const std::string& name, int port) {
 
 }  // namespace
 
-TEST_CASE("Kubernetes: a StatefulSet of three, a headless peer Service, a Service, config and token") {
+TEST_CASE(
+    "Kubernetes: a StatefulSet of three, a headless peer Service, a Service, config and token") {
   auto objects = kubernetes_objects();
   REQUIRE(objects.contains("StatefulSet/tally"));
   REQUIRE(objects.contains("Service/tally-peers"));
@@ -163,12 +166,13 @@ TEST_CASE("the Kubernetes init script renders a valid config for each replica") 
   }
 }
 
-TEST_CASE("compose.yaml: services, mounted files, token from the environment, rules and dashboard") {
+TEST_CASE(
+    "compose.yaml: services, mounted files, token from the environment, rules and dashboard") {
   auto compose = YAML::LoadFile((docker_dir() / "compose.yaml").string());
   auto services = compose["services"];
   REQUIRE(services.IsMap());
-  for (const auto* name : {"lb-1", "lb-2", "lb-3", "backend-1", "backend-2", "backend-3",
-                           "prometheus", "grafana"})
+  for (const auto* name :
+       {"lb-1", "lb-2", "lb-3", "backend-1", "backend-2", "backend-3", "prometheus", "grafana"})
     CHECK_MESSAGE(services[name].IsMap(), "no service " << name);
 
   std::set<std::string> named_volumes;
@@ -234,8 +238,8 @@ TEST_CASE("Dockerfile: debian:12-slim runtime, health check script, no config re
 
 TEST_CASE("shellcheck passes the shipped shell scripts") {
   REQUIRE_MESSAGE(on_path("shellcheck"), "shellcheck is missing: run scripts/install-deps.sh test");
-  for (const auto& script : {docker_dir() / "tally-healthcheck.sh",
-                             source_dir() / "scripts" / "check-deploy.sh"}) {
+  for (const auto& script :
+       {docker_dir() / "tally-healthcheck.sh", source_dir() / "scripts" / "check-deploy.sh"}) {
     auto r = run_command({"shellcheck", script.string()});
     INFO(script.string() << "\n" << r.output);
     CHECK(r.exit_code == 0);
@@ -249,8 +253,10 @@ TEST_CASE("tally-healthcheck follows admin.listen to a running tally") {
   auto port = std::to_string(tally.admin_port());
   temp_dir dir;
   // The same address written the ways operators write it.
-  auto block = dir.write("block.yaml", "listen: 0.0.0.0:8080\nadmin:\n  # the admin API\n"
-                                       "  token: x\n  listen: \"0.0.0.0:" + port + "\"  # all\n");
+  auto block = dir.write("block.yaml",
+                         "listen: 0.0.0.0:8080\nadmin:\n  # the admin API\n"
+                         "  token: x\n  listen: \"0.0.0.0:" +
+                             port + "\"  # all\n");
   auto flow = dir.write("flow.yaml", "admin: { token: x, listen: 127.0.0.1:" + port + " }\n");
   for (const auto& config : {block, flow}) {
     auto r = run_command({"env", "TALLY_CONFIG=" + config, "bash", script});

@@ -23,7 +23,9 @@ namespace tally::test::docs {
 
 namespace fs = std::filesystem;
 
-inline fs::path source_dir() { return fs::path(TALLY_SOURCE_DIR); }
+inline fs::path source_dir() {
+  return fs::path(TALLY_SOURCE_DIR);
+}
 
 // The whole file, or "" when it cannot be read (callers REQUIRE what they need to exist).
 inline std::string read_text(const fs::path& path) {

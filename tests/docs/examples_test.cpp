@@ -16,7 +16,9 @@ namespace {
 
 // The shipped configs take the admin token from the environment (docker, Kubernetes, systemd),
 // and tally will refuse a non-loopback admin listener without one: give them one, as operators do.
-void set_admin_token_env() { ::setenv("TALLY_ADMIN_TOKEN", "docs-test-token", 1); }
+void set_admin_token_env() {
+  ::setenv("TALLY_ADMIN_TOKEN", "docs-test-token", 1);
+}
 
 void check_passes(const fs::path& file) {
   auto r = tally_check(file.string());
@@ -33,8 +35,9 @@ void collect_paths(const YAML::Node& node, const std::string& prefix,
     for (const auto& k : documented)
       if (k.starts_with(prefix + ".<name>.")) named = true;
     for (const auto& pair : node) {
-      std::string path = named ? prefix + ".<name>"
-                               : (prefix.empty() ? "" : prefix + ".") + pair.first.as<std::string>();
+      std::string path = named
+                             ? prefix + ".<name>"
+                             : (prefix.empty() ? "" : prefix + ".") + pair.first.as<std::string>();
       if (!named) out.insert(path);
       collect_paths(pair.second, path, documented, out);
     }
@@ -57,7 +60,8 @@ TEST_CASE("every examples/*.yaml passes tally check") {
 TEST_CASE("the docker/ and packaging/ configs pass tally check") {
   set_admin_token_env();
   auto files = files_in(source_dir() / "docker", {".yaml"});
-  std::erase_if(files, [](const fs::path& p) { return !p.filename().string().starts_with("tally"); });
+  std::erase_if(files,
+                [](const fs::path& p) { return !p.filename().string().starts_with("tally"); });
   REQUIRE(files.size() >= 4);  // tally.yaml and tally-lb-1..3.yaml
   files.push_back(source_dir() / "packaging" / "tally.yaml");
   for (const auto& f : files)
@@ -66,7 +70,8 @@ TEST_CASE("the docker/ and packaging/ configs pass tally check") {
 
 TEST_CASE("the tally.yaml in the Kubernetes ConfigMap passes tally check") {
   set_admin_token_env();
-  auto docs = YAML::LoadAllFromFile((source_dir() / "examples" / "kubernetes" / "tally.yaml").string());
+  auto docs =
+      YAML::LoadAllFromFile((source_dir() / "examples" / "kubernetes" / "tally.yaml").string());
   std::string config;
   for (const auto& d : docs)
     if (d["kind"] && d["kind"].as<std::string>() == "ConfigMap")
@@ -88,8 +93,8 @@ TEST_CASE("examples/every-key.yaml uses every key docs/configuration.md document
   std::set<std::string> unused;
   for (const auto& k : documented)
     if (!used.contains(k)) unused.insert(k);
-  CHECK_MESSAGE(unused.empty(), "documented keys missing from examples/every-key.yaml: "
-                                    << joined(unused));
+  CHECK_MESSAGE(unused.empty(),
+                "documented keys missing from examples/every-key.yaml: " << joined(unused));
 }
 
 TEST_CASE("tally check rejects an example with one key too many (the check above can fail)") {

@@ -46,8 +46,10 @@ std::vector<std::string> link_targets(const std::string& markdown) {
 std::string heading_anchor(std::string_view heading) {
   std::string out;
   for (unsigned char c : heading) {
-    if (std::isalnum(c) || c == '-' || c == '_') out += static_cast<char>(std::tolower(c));
-    else if (c == ' ') out += '-';
+    if (std::isalnum(c) || c == '-' || c == '_')
+      out += static_cast<char>(std::tolower(c));
+    else if (c == ' ')
+      out += '-';
   }
   return out;
 }

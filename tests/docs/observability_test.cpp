@@ -14,11 +14,19 @@ namespace json = boost::json;
 
 namespace {
 
-fs::path docker_dir() { return source_dir() / "docker"; }
-fs::path alerts_file() { return docker_dir() / "prometheus" / "alerts.yml"; }
-fs::path dashboard_file() { return docker_dir() / "grafana" / "dashboards" / "tally.json"; }
+fs::path docker_dir() {
+  return source_dir() / "docker";
+}
+fs::path alerts_file() {
+  return docker_dir() / "prometheus" / "alerts.yml";
+}
+fs::path dashboard_file() {
+  return docker_dir() / "grafana" / "dashboards" / "tally.json";
+}
 
-std::set<std::string> as_set(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
+std::set<std::string> as_set(const std::vector<std::string>& v) {
+  return {v.begin(), v.end()};
+}
 
 // Every "expr" string anywhere in the dashboard.
 void collect_exprs(const json::value& v, std::vector<std::string>& out) {
@@ -53,11 +61,12 @@ TEST_CASE("docs/metrics.md lists exactly the families tally exports, and none of
   for (const auto& f : planned)
     if (live.contains(f)) still_planned.insert(f);
   INFO("exported: " << joined(live));
-  CHECK_MESSAGE(undocumented.empty(), "exported but not in docs/metrics.md: " << joined(undocumented));
+  CHECK_MESSAGE(undocumented.empty(),
+                "exported but not in docs/metrics.md: " << joined(undocumented));
   CHECK_MESSAGE(not_exported.empty(),
                 "in docs/metrics.md \"Exported today\" but not exported: " << joined(not_exported));
-  CHECK_MESSAGE(still_planned.empty(),
-                "exported now, move out of \"Planned\" in docs/metrics.md: " << joined(still_planned));
+  CHECK_MESSAGE(still_planned.empty(), "exported now, move out of \"Planned\" in docs/metrics.md: "
+                                           << joined(still_planned));
 }
 
 TEST_CASE("alert rules and dashboard use only metric names tally exports") {
@@ -73,7 +82,8 @@ TEST_CASE("alert rules and dashboard use only metric names tally exports") {
   std::set<std::string> unknown;
   for (const auto& m : in_rules)
     if (!allowed.contains(m)) unknown.insert(m);
-  CHECK_MESSAGE(unknown.empty(), "alerts.yml uses metrics tally does not export: " << joined(unknown));
+  CHECK_MESSAGE(unknown.empty(),
+                "alerts.yml uses metrics tally does not export: " << joined(unknown));
 
   // The alerts the runbook promises exist (docs/operations.md names them).
   for (auto name : {"TallyBackendDown", "TallyClusterPeerLost", "TallyCheckpointFailing",
@@ -105,7 +115,8 @@ TEST_CASE("alert rules and dashboard use only metric names tally exports") {
   unknown.clear();
   for (const auto& m : in_dashboard)
     if (!allowed.contains(m)) unknown.insert(m);
-  CHECK_MESSAGE(unknown.empty(), "the dashboard uses metrics tally does not export: " << joined(unknown));
+  CHECK_MESSAGE(unknown.empty(),
+                "the dashboard uses metrics tally does not export: " << joined(unknown));
 }
 
 TEST_CASE("the metric name check catches a name tally does not export") {
@@ -124,8 +135,8 @@ TEST_CASE("promtool accepts the alert rules, their unit tests and the Prometheus
   INFO(check.output);
   CHECK(check.exit_code == 0);
 
-  auto test = run_command({"promtool", "test", "rules",
-                           (docker_dir() / "prometheus" / "alerts.test.yml").string()});
+  auto test = run_command(
+      {"promtool", "test", "rules", (docker_dir() / "prometheus" / "alerts.test.yml").string()});
   INFO(test.output);
   CHECK(test.exit_code == 0);
   CHECK(test.output.find("SUCCESS") != std::string::npos);

@@ -55,12 +55,16 @@ struct staged_install {
     if (!unit_path.empty()) unit_text = read_text(unit_path);
   }
   // An absolute path of the installed system, inside the stage.
-  fs::path staged(const std::string& absolute) const { return root / fs::path(absolute).relative_path(); }
+  fs::path staged(const std::string& absolute) const {
+    return root / fs::path(absolute).relative_path();
+  }
 };
 
 }  // namespace
 
-TEST_CASE("cmake --install stages the binary, the config and the unit in bin, etc/tally and lib/systemd/system") {
+TEST_CASE(
+    "cmake --install stages the binary, the config and the unit in bin, etc/tally and "
+    "lib/systemd/system") {
   staged_install s;
   INFO(s.result.output);
   REQUIRE(s.result.exit_code == 0);
@@ -113,13 +117,20 @@ TEST_CASE("the systemd unit is hardened and reloads with SIGHUP") {
   REQUIRE(!unit.empty());
   auto s = unit_settings(unit);
   const std::map<std::string, std::string> required{
-      {"NoNewPrivileges", "yes"},       {"ProtectSystem", "strict"},
-      {"ProtectHome", "yes"},           {"PrivateTmp", "yes"},
-      {"PrivateDevices", "yes"},        {"StateDirectory", "tally"},
-      {"DynamicUser", "yes"},           {"ExecReload", "/bin/kill -HUP $MAINPID"},
-      {"LimitNOFILE", "1048576"},       {"KillSignal", "SIGTERM"},
-      {"RestrictSUIDSGID", "yes"},      {"ProtectKernelTunables", "yes"},
-      {"MemoryDenyWriteExecute", "yes"}, {"CapabilityBoundingSet", "CAP_NET_BIND_SERVICE"},
+      {"NoNewPrivileges", "yes"},
+      {"ProtectSystem", "strict"},
+      {"ProtectHome", "yes"},
+      {"PrivateTmp", "yes"},
+      {"PrivateDevices", "yes"},
+      {"StateDirectory", "tally"},
+      {"DynamicUser", "yes"},
+      {"ExecReload", "/bin/kill -HUP $MAINPID"},
+      {"LimitNOFILE", "1048576"},
+      {"KillSignal", "SIGTERM"},
+      {"RestrictSUIDSGID", "yes"},
+      {"ProtectKernelTunables", "yes"},
+      {"MemoryDenyWriteExecute", "yes"},
+      {"CapabilityBoundingSet", "CAP_NET_BIND_SERVICE"},
   };
   for (const auto& [key, value] : required)
     CHECK_MESSAGE(setting(s, key) == value, key << "=" << setting(s, key) << ", want " << value);
