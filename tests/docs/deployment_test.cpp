@@ -234,6 +234,20 @@ TEST_CASE("Dockerfile: debian:12-slim runtime, health check script, no config re
        it != std::sregex_iterator(); ++it, ++copies)
     CHECK_MESSAGE(fs::exists(source_dir() / (*it)[1].str()), (*it)[1].str());
   CHECK(copies >= 5);
+  // The build stage copies only what CMake reads: every add_subdirectory of the root
+  // CMakeLists.txt except tests (TALLY_BUILD_TESTS=OFF there).
+  auto cmake = read_text(source_dir() / "CMakeLists.txt");
+  static const std::regex subdir(R"(add_subdirectory\((\w+)\))");
+  int subdirs = 0;
+  for (auto it = std::sregex_iterator(cmake.begin(), cmake.end(), subdir);
+       it != std::sregex_iterator(); ++it) {
+    auto dir = (*it)[1].str();
+    if (dir == "tests") continue;
+    ++subdirs;
+    CHECK_MESSAGE(dockerfile.find("\nCOPY " + dir + " ./" + dir + "\n") != std::string::npos,
+                  "the Dockerfile's build stage does not copy " << dir << "/");
+  }
+  CHECK(subdirs >= 5);
 }
 
 TEST_CASE("shellcheck passes the shipped shell scripts") {
