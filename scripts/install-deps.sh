@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(g++ cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libyaml-cpp-dev prometheus-cpp-dev doctest-dev libssl-dev)
-test_pkgs=(curl procps iproute2 prometheus)
+test_pkgs=(curl procps iproute2 prometheus shellcheck systemd)
 bench_pkgs=(wrk haproxy nginx-light util-linux)
 
 want=("${build_pkgs[@]}")
