@@ -145,9 +145,6 @@ void health_checker::set_on_transition(transition_fn f) {
 void health_checker::set_verdict_follows_local(bool follows) {
   shared_->verdict_follows_local = follows;
 }
-bool health_checker::verdict_follows_local() const {
-  return shared_->verdict_follows_local;
-}
 
 void health_checker::set_targets(std::vector<health_target> targets) {
   if (stopped_) return;

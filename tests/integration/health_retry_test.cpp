@@ -12,6 +12,7 @@
 
 #include "support/backend_fixture.hpp"
 #include "support/http_client.hpp"
+#include "support/ports.hpp"
 #include "support/proxy_fixture.hpp"
 #include "support/wait.hpp"
 
@@ -19,12 +20,6 @@ using namespace tally::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::uint16_t closed_port() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
 
 const std::string fast_checks =
     "    health_check: { path: /healthz, interval: 100ms, timeout: 80ms, rise: 2, fall: 2 }\n";
@@ -72,7 +67,7 @@ TEST_CASE("a closed port in the pool costs clients nothing over 100 GETs") {
   backend_set backends(2);
   proxy_fixture proxy(proxy_yaml({{"web",
                                    "round_robin",
-                                   {"127.0.0.1:" + std::to_string(closed_port()),
+                                   {"127.0.0.1:" + std::to_string(unused_port()),
                                     backends.address(0), backends.address(1)}}}));
   int errors = 0;
   http_connection conn(proxy.port());

@@ -5,6 +5,7 @@
 
 #include "support/backend_fixture.hpp"
 #include "support/http_client.hpp"
+#include "support/ports.hpp"
 #include "support/proxy_fixture.hpp"
 
 using namespace tally::test;
@@ -13,13 +14,6 @@ namespace {
 
 std::string status_line(const std::string& raw) {
   return raw.substr(0, raw.find("\r\n"));
-}
-
-// A port nothing listens on: bind, read the port, close.
-std::uint16_t closed_port() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
 }
 
 }  // namespace
@@ -118,7 +112,7 @@ TEST_CASE("408 when the header block does not arrive within timeouts.request_hea
 TEST_CASE("502 when no backend accepts connections") {
   proxy_fixture proxy(proxy_yaml({{"web",
                                    "round_robin",
-                                   {"127.0.0.1:" + std::to_string(closed_port())},
+                                   {"127.0.0.1:" + std::to_string(unused_port())},
                                    {},
                                    "    retry: { attempts: 1, backoff: 0ms }\n"}}));
   auto r = http_get(proxy.port(), "/");
@@ -130,7 +124,7 @@ TEST_CASE("502 when no backend accepts connections") {
 TEST_CASE("a connect failure is retried on another backend: the client sees no error") {
   backend_set backends(1);
   proxy_fixture proxy(proxy_yaml(
-      {{"web", "round_robin", {"127.0.0.1:" + std::to_string(closed_port()), backends.address(0)}}},
+      {{"web", "round_robin", {"127.0.0.1:" + std::to_string(unused_port()), backends.address(0)}}},
       "workers: 1\n"));
   for (int i = 0; i < 20; ++i) {
     auto r = http_get(proxy.port(), "/");

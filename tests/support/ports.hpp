@@ -1,7 +1,8 @@
 // Ports for tests. Everything tally and the demo backends open can bind port 0 and report the
 // port it got; prefer that. unused_port() is for the rare address that must be written into a
 // config before its owner starts (a cluster peer's admin listener): it may race with another
-// process taking the same port, so use it only there.
+// process taking the same port, so use it only there — or where a test needs a port that nothing
+// listens on (connections to it are refused).
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -19,8 +19,9 @@ class admin_routes {
     metrics& registry;
     cluster::cluster_node& cluster;
     std::function<bool()> ready;
-    std::function<void()> state_changed;            // an admin change to checkpoint
-    std::function<std::string()> checkpoint_bytes;  // GET /cluster/checkpoint
+    std::function<void()> state_changed;                       // an admin change to checkpoint
+    std::function<std::string()> checkpoint_bytes;             // GET /cluster/checkpoint
+    std::function<std::int64_t()> checkpoint_last_success_ms;  // 0: never written
     // Re-reads the config off the control loop; returns the errors as text, empty on success.
     std::function<net::awaitable<std::string>()> reload;
   };

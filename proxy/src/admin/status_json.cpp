@@ -90,7 +90,10 @@ json::object build_status(const routing_snapshot& snap, const status_extras& ext
   if (cfg.checkpoint) {
     json::object cp;
     cp["path"] = cfg.checkpoint->path;
-    cp["last_success"] = nullptr;
+    // Unix milliseconds of the last checkpoint written, null until the first one.
+    cp["last_success"] = extras.checkpoint_last_success_ms > 0
+                             ? json::value(extras.checkpoint_last_success_ms)
+                             : json::value(nullptr);
     root["checkpoint"] = std::move(cp);
   } else {
     root["checkpoint"] = nullptr;

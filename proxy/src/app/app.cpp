@@ -11,6 +11,7 @@
 #include "admin/admin_routes.hpp"
 #include "admin/admin_server.hpp"
 #include "app/checkpoint_glue.hpp"
+#include "routing/resolve_address.hpp"
 #include "tally/cluster/checkpoint_codec.hpp"
 #include "tally/cluster/checkpoint_writer.hpp"
 #include "tally/cluster/cluster_node.hpp"
@@ -27,19 +28,13 @@ namespace tally::proxy {
 
 namespace {
 
+// Listen addresses are resolved at start-up and on the blocking pool, never on a loop.
 tcp::endpoint endpoint_of(const config::host_port& hp) {
   error_code ec;
-  auto ip = net::ip::make_address(hp.host, ec);
-  if (ec) {
-    // Listen addresses are resolved once at start-up (blocking is fine here).
-    net::io_context ctx;
-    tcp::resolver resolver(ctx);
-    auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
-    if (ec || results.empty())
-      throw std::runtime_error("cannot resolve listen address " + hp.text + ": " + ec.message());
-    return results.begin()->endpoint();
-  }
-  return {ip, hp.port};
+  auto ep = resolve_address(hp, ec);
+  if (ec)
+    throw std::runtime_error("cannot resolve listen address " + hp.text + ": " + ec.message());
+  return ep;
 }
 
 unsigned worker_count(const config::config& cfg) {
@@ -76,6 +71,11 @@ struct app::impl {
   bool shutting_down = false;
   int exit_code = 0;
 
+  void build_proxy(const config::config& cfg);
+  void build_health_and_cluster(const config::config& cfg);
+  void refresh_gauges_on_scrape();
+  void open_listeners(const config::config& cfg);
+  void publish_members(const routing_snapshot& snap);  // the cluster votes on these backends
   void watch_signals();
   void watch_health();  // on the control loop: health targets for the current snapshot
   void restore_checkpoint(const config::config& cfg);
@@ -98,83 +98,12 @@ app::~app() {
 void app::start() {
   auto& d = *impl_;
   const auto& cfg = *d.first_config;
-  unsigned workers = worker_count(cfg);
-  d.snapshots = std::make_unique<snapshot_holder>(
-      build_snapshot(d.first_config, nullptr, workers, &d.registry));
-  if (cfg.access_log.enabled) d.requests_log = std::make_unique<access_log>(cfg.access_log.path);
-  d.proxy =
-      std::make_unique<proxy_server>(*d.snapshots, workers, d.requests_log.get(), &d.outliers);
-  d.checker = std::make_unique<health::health_checker>(
-      d.control, [] { return std::chrono::steady_clock::now(); },
-      [](std::string_view m) { log_info(m); });
-  // A cluster of one follows its own checks at once; with peers, verdicts come from votes.
-  d.checker->set_verdict_follows_local(!cfg.cluster);
-  d.cluster = std::make_unique<cluster::cluster_node>(
-      d.control, cfg.cluster, cfg.admin_token,
-      cluster::node_options{cluster::default_steady_now, cluster::default_system_ms,
-                            [](std::string_view m) { log_info(m); }, 0});
-  if (cfg.cluster) {
-    std::vector<std::string> peer_ids;
-    for (const auto& p : cfg.cluster->peers)
-      peer_ids.push_back(p.id);
-    d.registry.bind_peers(peer_ids);
-  }
-  d.checker->set_on_transition([d = &d](std::string_view, const balancer::backend&, bool) {
-    d->cluster->run_round();
-    d->state_changed();
-  });
-  d.checkpoint_state = std::make_unique<checkpoint_source>(*d.snapshots, *d.cluster);
-  {
-    auto snap = d.snapshots->load();
-    std::vector<cluster::pool_backend> members;
-    for (const auto& pool : snap->pools)
-      for (const auto& b : pool->backends())
-        members.push_back({pool->name(), b});
-    d.cluster->set_backends(members);
-  }
+  d.build_proxy(cfg);
+  d.build_health_and_cluster(cfg);
   if (cfg.checkpoint) d.restore_checkpoint(cfg);
-  d.checker->set_on_result([r = &d.registry](std::string_view pool, const balancer::backend& b,
-                                             const health::probe_result& result) {
-    r->backend(pool, b.address()).health_check(result.ok);
-  });
   d.outlier_ticker.start();
-  // Gauges mirror live state: read it when Prometheus scrapes, not on the request path.
-  d.registry.set_refresher([d = &d](metrics& m) {
-    auto snap = d->snapshots->load();
-    for (const auto& pool : snap->pools)
-      for (const auto& b : pool->backends())
-        m.set_backend_state(pool->name(), b->address(),
-                            backend_state{b->up(), b->local_up(),
-                                          d->cluster->votes_down(pool->name(), b->address()),
-                                          b->active_requests()});
-    for (const auto& peer : d->cluster->peers())
-      m.set_peer_up(peer.id, peer.up);
-    m.set_downstream_connections(d->proxy->connections());
-  });
-  try {
-    d.proxy->listen(endpoint_of(cfg.listen));
-  } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("cannot listen on " + cfg.listen.text + ": " + e.code().message() +
-                             " (is another process using it? change `listen`)");
-  }
-  d.routes = std::make_unique<admin_routes>(admin_routes::context{
-      *d.snapshots, *d.proxy, d.registry, *d.cluster, [this] { return !impl_->shutting_down; },
-      [d = &d] { d->state_changed(); },
-      [d = &d] { return cluster::encode_checkpoint(d->checkpoint_state->state()); },
-      [this]() -> net::awaitable<std::string> {
-        co_return co_await net::co_spawn(
-            impl_->blocking,
-            [this]() -> net::awaitable<std::string> { co_return impl_->reload_now(); },
-            net::use_awaitable);
-      }});
-  d.admin = std::make_unique<admin_server>(
-      d.control, [r = d.routes.get()](const admin_request& req) { return r->handle(req); });
-  try {
-    d.admin->listen(endpoint_of(cfg.admin_listen));
-  } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("cannot listen on admin address " + cfg.admin_listen.text + ": " +
-                             e.code().message() + " (change `admin.listen`)");
-  }
+  d.refresh_gauges_on_scrape();
+  d.open_listeners(cfg);
   d.proxy->start();
   d.admin->start();
   net::post(d.control, [d = &d] {
@@ -185,7 +114,96 @@ void app::start() {
   log_info("tally " TALLY_VERSION " listening on " +
            d.proxy->local_endpoint().address().to_string() + ":" + std::to_string(proxy_port()) +
            " (admin " + d.admin->local_endpoint().address().to_string() + ":" +
-           std::to_string(admin_port()) + ", " + std::to_string(workers) + " workers)");
+           std::to_string(admin_port()) + ", " + std::to_string(d.proxy->workers()) + " workers)");
+}
+
+void app::impl::build_proxy(const config::config& cfg) {
+  const unsigned workers = worker_count(cfg);
+  snapshots =
+      std::make_unique<snapshot_holder>(build_snapshot(first_config, nullptr, workers, &registry));
+  if (cfg.access_log.enabled) requests_log = std::make_unique<access_log>(cfg.access_log.path);
+  proxy = std::make_unique<proxy_server>(*snapshots, workers, requests_log.get(), &outliers);
+}
+
+void app::impl::build_health_and_cluster(const config::config& cfg) {
+  checker = std::make_unique<health::health_checker>(
+      control, [] { return std::chrono::steady_clock::now(); },
+      [](std::string_view m) { log_info(m); });
+  // A cluster of one follows its own checks at once; with peers, verdicts come from votes.
+  checker->set_verdict_follows_local(!cfg.cluster);
+  cluster = std::make_unique<cluster::cluster_node>(
+      control, cfg.cluster, cfg.admin_token,
+      cluster::node_options{cluster::default_steady_now, cluster::default_system_ms,
+                            [](std::string_view m) { log_info(m); }, 0});
+  if (cfg.cluster) {
+    std::vector<std::string> peer_ids;
+    for (const auto& p : cfg.cluster->peers)
+      peer_ids.push_back(p.id);
+    registry.bind_peers(peer_ids);
+  }
+  checker->set_on_transition([this](std::string_view, const balancer::backend&, bool) {
+    cluster->run_round();
+    state_changed();
+  });
+  checker->set_on_result([r = &registry](std::string_view pool, const balancer::backend& b,
+                                         const health::probe_result& result) {
+    r->backend(pool, b.address()).health_check(result.ok);
+  });
+  checkpoint_state = std::make_unique<checkpoint_source>(*snapshots, *cluster);
+  publish_members(*snapshots->load());
+}
+
+void app::impl::publish_members(const routing_snapshot& snap) {
+  std::vector<cluster::pool_backend> members;
+  for (const auto& pool : snap.pools)
+    for (const auto& b : pool->backends())
+      members.push_back({pool->name(), b});
+  cluster->set_backends(members);
+}
+
+void app::impl::refresh_gauges_on_scrape() {
+  // Gauges mirror live state: read it when Prometheus scrapes, not on the request path.
+  registry.set_refresher([this](metrics& m) {
+    auto snap = snapshots->load();
+    for (const auto& pool : snap->pools)
+      for (const auto& b : pool->backends())
+        m.set_backend_state(
+            pool->name(), b->address(),
+            backend_state{b->up(), b->local_up(), cluster->votes_down(pool->name(), b->address()),
+                          b->active_requests()});
+    for (const auto& peer : cluster->peers())
+      m.set_peer_up(peer.id, peer.up);
+    m.set_downstream_connections(proxy->connections());
+  });
+}
+
+void app::impl::open_listeners(const config::config& cfg) {
+  try {
+    proxy->listen(endpoint_of(cfg.listen));
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on " + cfg.listen.text + ": " + e.code().message() +
+                             " (is another process using it? change `listen`)");
+  }
+  routes = std::make_unique<admin_routes>(admin_routes::context{
+      *snapshots, *proxy, registry, *cluster, [this] { return !shutting_down; },
+      [this] { state_changed(); },
+      [this] { return cluster::encode_checkpoint(checkpoint_state->state()); },
+      [this]() -> std::int64_t {
+        return checkpoint_writer ? checkpoint_writer->last_success_ms() : 0;
+      },
+      [this]() -> net::awaitable<std::string> {
+        co_return co_await net::co_spawn(
+            blocking, [this]() -> net::awaitable<std::string> { co_return reload_now(); },
+            net::use_awaitable);
+      }});
+  admin = std::make_unique<admin_server>(
+      control, [r = routes.get()](const admin_request& req) { return r->handle(req); });
+  try {
+    admin->listen(endpoint_of(cfg.admin_listen));
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on admin address " + cfg.admin_listen.text + ": " +
+                             e.code().message() + " (change `admin.listen`)");
+  }
 }
 
 std::uint16_t app::proxy_port() const {
@@ -244,11 +262,7 @@ void app::impl::watch_health() {
   if (!checker) return;
   auto snap = snapshots->load();
   checker->set_targets(health::targets_for(snap->pools, snap->endpoints));
-  std::vector<cluster::pool_backend> members;
-  for (const auto& pool : snap->pools)
-    for (const auto& b : pool->backends())
-      members.push_back({pool->name(), b});
-  cluster->set_backends(members);
+  publish_members(*snap);
 }
 
 // Restores the routing table from checkpoint.path, or from a peer when there is no file. Runs at
@@ -336,29 +350,30 @@ std::string app::impl::reload_now() {
     return text;
   }
   auto current = snapshots->load();
-  if (loaded.value->listen.text != current->cfg->listen.text) {
-    try {
-      if (auto ec = proxy->rebind(endpoint_of(loaded.value->listen))) {
-        registry.count_config_reload(false);
-        auto msg = "reload rejected: cannot listen on " + loaded.value->listen.text + ": " +
-                   ec.message() + "; still serving on " + current->cfg->listen.text;
-        log_error(msg);
-        return msg + "\n";
-      }
-    } catch (const std::exception& e) {
-      registry.count_config_reload(false);
-      log_error(std::string("reload rejected: ") + e.what());
-      return std::string(e.what()) + "\n";
-    }
-    log_info("reload: now listening on " + loaded.value->listen.text);
-  }
+  // All or nothing: everything is built before anything is touched, so a rejected file leaves
+  // the listener and the routing table as they were.
+  std::shared_ptr<const routing_snapshot> next;
   try {
-    snapshots->store(build_snapshot(loaded.value, current.get(), proxy->workers(), &registry));
+    next = build_snapshot(loaded.value, current.get(), proxy->workers(), &registry);
   } catch (const std::exception& e) {
     registry.count_config_reload(false);
     log_error(std::string("reload rejected: ") + e.what());
     return std::string(e.what()) + "\n";
   }
+  if (loaded.value->listen.text != current->cfg->listen.text) {
+    error_code ec;
+    auto ep = resolve_address(loaded.value->listen, ec);
+    if (!ec) ec = proxy->rebind(ep);
+    if (ec) {
+      registry.count_config_reload(false);
+      auto msg = "reload rejected: cannot listen on " + loaded.value->listen.text + ": " +
+                 ec.message() + "; still serving on " + current->cfg->listen.text;
+      log_error(msg);
+      return msg + "\n";
+    }
+    log_info("reload: now listening on " + loaded.value->listen.text);
+  }
+  snapshots->store(std::move(next));
   registry.count_config_reload(true);
   net::post(control, [this] { watch_health(); });
   log_info("reloaded " + options.config_path + " (config " +

@@ -14,7 +14,9 @@ namespace tally::proxy {
 
 namespace net = boost::asio;
 
-const std::string_view demo_config_yaml = R"(# tally demo: three built-in backends behind one pool.
+// The embedded config `tally demo` runs (SPEC: listen 127.0.0.1:8080, admin 127.0.0.1:9901).
+constexpr std::string_view demo_config_yaml =
+    R"(# tally demo: three built-in backends behind one pool.
 listen: 127.0.0.1:8080
 admin:
   listen: 127.0.0.1:9901

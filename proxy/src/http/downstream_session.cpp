@@ -183,6 +183,9 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
     // The body (if any) is unread: the connection cannot carry another request.
     const bool reusable = keep_alive && p.is_done();
     co_await send_error(404, "no route matches this host and path", reusable);
+    exchange_result none;
+    none.status = 404;
+    record(snap, nullptr, p, none, started);
     co_return reusable;
   }
   const bool upgrade = wants_upgrade(req.base());
@@ -199,16 +202,16 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
       request_id(), prefetched, keep_alive, req.version(), upgrade});
   const auto result = co_await exchange.run();
   if (!result.error.empty()) co_await send_error(result.status, result.error, result.keep_alive);
-  record(snap, *route, p, result, started);
+  record(snap, route, p, result, started);
   co_return result.keep_alive;
 }
 
-void downstream_session::record(const routing_snapshot& snap, const route_entry& route,
+void downstream_session::record(const routing_snapshot& snap, const route_entry* route,
                                 const request_parser& p, const exchange_result& result,
                                 clock::time_point started) {
   const auto elapsed = clock::now() - started;
-  if (snap.metrics)
-    snap.metrics->pool(route.pool_index)
+  if (snap.metrics && route)
+    snap.metrics->pool(route->pool_index)
         .count_response(result.status, std::chrono::duration<double>(elapsed).count());
   auto* log = worker_.shared().requests_log;
   if (!log) return;
@@ -223,7 +226,7 @@ void downstream_session::record(const routing_snapshot& snap, const route_entry&
   r.bytes_in = result.bytes_in;
   r.bytes_out = result.bytes_out;
   r.duration = elapsed;
-  r.pool = route.pool_name;
+  if (route) r.pool = route->pool_name;
   r.backend = result.backend;
   r.tries = result.tries;
   r.request_id = request_id();

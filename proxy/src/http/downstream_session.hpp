@@ -35,7 +35,8 @@ class downstream_session : public session_base,
                                                            const routing_snapshot& snap);
   // Writes one of tally's own responses (error_response.hpp) with this request's id.
   net::awaitable<void> send_error(unsigned status, std::string_view detail, bool keep_alive);
-  void record(const routing_snapshot& snap, const route_entry& route, const request_parser& p,
+  // The response metrics and the access log line; `route` is null when no route matched.
+  void record(const routing_snapshot& snap, const route_entry* route, const request_parser& p,
               const exchange_result& result, std::chrono::steady_clock::time_point started);
   // Keeps a valid X-Request-Id from the client, or generates one.
   void assign_request_id(std::string_view from_client);

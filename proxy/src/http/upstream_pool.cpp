@@ -53,11 +53,4 @@ void upstream_pool::sweep(clock::time_point now, clock::duration max_idle) {
   }
 }
 
-std::size_t upstream_pool::idle_count() const noexcept {
-  std::size_t n = 0;
-  for (const auto& [id, list] : idle_)
-    n += list.size();
-  return n;
-}
-
 }  // namespace tally::proxy

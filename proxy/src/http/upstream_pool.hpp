@@ -37,7 +37,6 @@ class upstream_pool {
   // Closes connections idle longer than `max_idle` (called from the worker's periodic sweep).
   void sweep(clock::time_point now, clock::duration max_idle);
   void clear() { idle_.clear(); }
-  std::size_t idle_count() const noexcept;
 
  private:
   std::unordered_map<std::uint64_t, std::vector<std::unique_ptr<upstream_connection>>> idle_;

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include <boost/asio/io_context.hpp>
+#include "routing/resolve_address.hpp"
 
 namespace tally::proxy {
 
@@ -17,17 +17,13 @@ const balancer::pool* routing_snapshot::find_pool(std::string_view name) const n
 
 namespace {
 
-tcp::endpoint resolve(net::io_context& ioc, const config::host_port& hp, const std::string& pool) {
+tcp::endpoint resolve(const config::host_port& hp, const std::string& pool) {
   boost::system::error_code ec;
-  auto ip = net::ip::make_address(hp.host, ec);
-  if (!ec) return {ip, hp.port};
-  tcp::resolver resolver(ioc);
-  auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
-  if (ec || results.empty())
+  auto ep = resolve_address(hp, ec);
+  if (ec)
     throw std::runtime_error("pool \"" + pool + "\": cannot resolve backend " + hp.text + ": " +
-                             (ec ? ec.message() : std::string("no addresses")) +
-                             "; fix the name or use an IP address");
-  return results.begin()->endpoint();
+                             ec.message() + "; fix the name or use an IP address");
+  return ep;
 }
 
 std::shared_ptr<balancer::backend> carried_over(const routing_snapshot* previous,
@@ -47,7 +43,6 @@ std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const con
                                                        const routing_snapshot* previous,
                                                        unsigned workers, metrics* registry) {
   auto snap = std::make_shared<routing_snapshot>();
-  net::io_context resolver_ctx;
   for (const auto& pc : cfg->pools) {
     balancer::backend_list backends;
     std::vector<tcp::endpoint> endpoints;
@@ -55,7 +50,7 @@ std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const con
       auto be = carried_over(previous, pc.name, bc);
       if (!be) be = std::make_shared<balancer::backend>(bc.address.text, bc.weight);
       backends.push_back(std::move(be));
-      endpoints.push_back(resolve(resolver_ctx, bc.address, pc.name));
+      endpoints.push_back(resolve(bc.address, pc.name));
     }
     snap->pools.push_back(std::make_unique<balancer::pool>(pc, std::move(backends), workers));
     snap->endpoints.push_back(std::move(endpoints));

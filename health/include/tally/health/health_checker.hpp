@@ -82,7 +82,6 @@ class health_checker {
   // In a cluster of one the cluster verdict is the local verdict, so a flip also sets
   // backend->set_up(). The cluster component clears this and sets `up` from votes instead.
   void set_verdict_follows_local(bool follows);
-  bool verdict_follows_local() const;
 
   // Replaces the set of checked targets (at start and on every reload). A target whose backend
   // object was already watched keeps its rise/fall runs and its schedule (its endpoint, pool

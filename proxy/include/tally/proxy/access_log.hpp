@@ -1,6 +1,6 @@
 // The access log: one JSON object per line per request, written by one background thread so a
 // worker never waits on the disk (SPEC "Config" access_log). A line looks like
-//   {"time":"2026-11-26T04:27:58.123Z","client":"203.0.113.9:51234","method":"GET",
+//   {"time":"2026-11-26T04:27:58.123Z","client":"203.0.113.9","method":"GET",
 //    "target":"/v1/items?id=7","status":200,"bytes_in":0,"bytes_out":5120,"duration_ms":3.042,
 //    "pool":"web","backend":"127.0.0.1:9001","tries":1,"request_id":"3f2a…"}
 // (on one line). `time` is when the request started (RFC 3339, UTC, milliseconds); duration_ms
@@ -30,7 +30,7 @@ namespace tally::proxy {
 // One finished request. The views only need to stay valid during write().
 struct access_record {
   std::chrono::system_clock::time_point time{};  // request start; the epoch means "now"
-  std::string_view client;                       // peer address, "ip:port"
+  std::string_view client;                       // the client's IP address
   std::string_view method;
   std::string_view target;
   unsigned status = 0;
