@@ -37,7 +37,7 @@ std::string error_in(std::string_view body) {
   if (ec || !v.is_object()) return {};
   const auto* e = v.get_object().if_contains("error");
   if (!e || !e->is_string()) return {};
-  std::string text(e->get_string().substr(0, 300));
+  std::string text(std::string_view(e->get_string()).substr(0, 300));
   for (auto& c : text)
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   return text;
