@@ -47,7 +47,9 @@ TEST_CASE("checkpoint codec: a state survives encode and decode unchanged") {
   auto state = sample_state(3, 5);
   state.node_id = "node \"quoted\" \\ back-slashed \xc3\xa9";  // escapes and UTF-8
   state.pools[0].backends[0].admin_hlc.reset();
-  state.pools[0].backends[1].admin_hlc = checkpoint_admin_stamp{~0ull, ~0u, "n"};
+  // The largest values the format allows: an HLC millisecond is an int64.
+  state.pools[0].backends[1].admin_hlc =
+      checkpoint_admin_stamp{std::uint64_t(INT64_MAX), ~0u, "n"};
   state.pools[1].backends.clear();
 
   const auto bytes = encode_checkpoint(state);

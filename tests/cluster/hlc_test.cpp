@@ -107,19 +107,20 @@ TEST_CASE("hlc: a counter at its maximum carries into the next millisecond inste
   CHECK(t.logical == 0);
   // The same from now() on a clock that stands still.
   hybrid_clock still("c", wall.fn());
-  still.update({1000, UINT32_MAX - 1, "b"});
-  auto a = still.now();
+  auto a = still.update({1000, UINT32_MAX - 1, "b"});
   auto b = still.now();
+  auto c = still.now();
   CHECK(a.logical == UINT32_MAX);
   CHECK(a < b);
   CHECK(b.physical_ms == 1001);
   CHECK(b.logical == 0);
+  CHECK(b < c);
 }
 
 TEST_CASE("hlc: a causally later event is ordered after its cause on another node") {
   manual_wall wall_a, wall_b;
-  wall_b.ms = 10;  // b's clock is far behind a's
-  hybrid_clock a("a", wall_a.fn()), b("b", wall_b.fn());
+  wall_b.ms = 10;  // b's clock is far behind a's (a's stamps are within b's 10s bound)
+  hybrid_clock a("a", wall_a.fn()), b("b", wall_b.fn(), std::chrono::seconds(10));
   auto sent = a.now();
   b.update(sent);
   auto later = b.now();
