@@ -136,8 +136,8 @@ std::uint64_t read_uint(const json::value& v, std::uint64_t max, const std::stri
   else
     fail(where, "expected a non-negative integer");
   if (n > max)
-    fail(where, "value " + std::to_string(n) + " is too large (at most " + std::to_string(max) +
-                    ")");
+    fail(where,
+         "value " + std::to_string(n) + " is too large (at most " + std::to_string(max) + ")");
   return n;
 }
 
@@ -194,8 +194,8 @@ checkpoint_backend read_backend(const json::value& v, const std::string& where) 
               where);
   checkpoint_backend b;
   b.address = read_string(field(obj, "address"), join(where, "address"));
-  b.weight = std::uint32_t(
-      read_uint(field(obj, "weight"), checkpoint_max_weight, join(where, "weight")));
+  b.weight =
+      std::uint32_t(read_uint(field(obj, "weight"), checkpoint_max_weight, join(where, "weight")));
   b.drained = read_bool(field(obj, "drained"), join(where, "drained"));
   b.verdict_up = read_bool(field(obj, "verdict_up"), join(where, "verdict_up"));
   b.verdict_since_ms = read_int64(field(obj, "verdict_since_ms"), join(where, "verdict_since_ms"));

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <ctime>
+#include <random>
 #include <utility>
 
 #include "tally/cluster/checkpoint_codec.hpp"
@@ -105,8 +105,7 @@ std::vector<fs::path> checkpoint_temp_files(const fs::path& path, pid_t pid) {
   const auto prefix = path.filename().string() + ".tmp-" + std::to_string(pid) + "-";
   std::vector<fs::path> out;
   std::error_code ec;
-  for (fs::directory_iterator it(directory_of(path), ec), end; !ec && it != end;
-       it.increment(ec)) {
+  for (fs::directory_iterator it(directory_of(path), ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
     if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0)
       out.push_back(it->path());
@@ -120,9 +119,9 @@ std::optional<checkpoint_io_error> write_checkpoint_file(const fs::path& path,
     return write_checkpoint_file(path, bytes, random_nonce());
   } catch (...) {
     // std::random_device throws when the kernel has no randomness to give.
-    return checkpoint_io_error{"cannot write checkpoint " + path.string() +
-                                   ": no random source for the temp file name",
-                               EIO};
+    return checkpoint_io_error{
+        "cannot write checkpoint " + path.string() + ": no random source for the temp file name",
+        EIO};
   }
 }
 
@@ -131,8 +130,7 @@ std::optional<checkpoint_io_error> write_checkpoint_file(const fs::path& path,
                                                          std::string_view nonce) noexcept {
   try {
     const auto temp = checkpoint_temp_path(path, ::getpid(), nonce);
-    fd_guard file{
-        ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
+    fd_guard file{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
     if (file.fd < 0) return io_error(path, "creating", temp, errno);
 
     auto abandon = [&](std::string_view step, int error_number) {
@@ -230,7 +228,8 @@ std::size_t remove_stale_checkpoint_temps(const fs::path& path) noexcept {
       auto digits = std::string_view(name).substr(prefix.size());
       if (const auto dash = digits.find('-'); dash != std::string_view::npos) {
         const auto nonce = digits.substr(dash + 1);
-        if (nonce.size() != 16 || nonce.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+        if (nonce.size() != 16 ||
+            nonce.find_first_not_of("0123456789abcdef") != std::string_view::npos)
           continue;
         digits = digits.substr(0, dash);
       }

@@ -35,8 +35,7 @@ std::optional<std::string> check_checkpoint_clock(const checkpoint_state& state,
            (now_ms >= 0 && std::int64_t(ms) - now_ms > max_clock_offset.count());
   };
   const auto problem = [&](const std::string& where, std::uint64_t ms) {
-    return where + ": " + std::to_string(ms) + " is " +
-           std::to_string(std::int64_t(ms) - now_ms) +
+    return where + ": " + std::to_string(ms) + " is " + std::to_string(std::int64_t(ms) - now_ms) +
            "ms ahead of this replica's clock (cluster.max_clock_offset " +
            std::to_string(max_clock_offset.count()) +
            "ms); fix the clock of the replica that wrote it, or of this one";

@@ -89,8 +89,8 @@ struct cluster_node::state {
     if (cfg && !cfg->peers.empty()) {
       // A request may not outlive its round, and a second is plenty on any sane network.
       const auto timeout = std::min<milliseconds>(interval, milliseconds(1000));
-      gossip = std::make_unique<gossip_client>(ioc, cfg->peers, token, timeout,
-                                               options.steady_now, options.log, options.system_ms);
+      gossip = std::make_unique<gossip_client>(ioc, cfg->peers, token, timeout, options.steady_now,
+                                               options.log, options.system_ms);
     }
   }
 
@@ -210,12 +210,24 @@ struct cluster_node::state {
   // Requires mutex. Counts a refused message; returns the line to log, if one is due.
   std::optional<std::string> refuse(rejection why, const std::string& what) {
     switch (why) {
-      case rejection::malformed: ++counters.messages_malformed; break;
-      case rejection::bad_signature: ++counters.messages_bad_signature; break;
-      case rejection::clock_offset: ++counters.messages_clock_offset; break;
-      case rejection::replay: ++counters.messages_replayed; break;
-      case rejection::stale_incarnation: ++counters.messages_stale_incarnation; break;
-      case rejection::unknown_node: ++counters.messages_unknown_node; break;
+      case rejection::malformed:
+        ++counters.messages_malformed;
+        break;
+      case rejection::bad_signature:
+        ++counters.messages_bad_signature;
+        break;
+      case rejection::clock_offset:
+        ++counters.messages_clock_offset;
+        break;
+      case rejection::replay:
+        ++counters.messages_replayed;
+        break;
+      case rejection::stale_incarnation:
+        ++counters.messages_stale_incarnation;
+        break;
+      case rejection::unknown_node:
+        ++counters.messages_unknown_node;
+        break;
     }
     auto& slot = rejection_log[static_cast<std::size_t>(why)];
     const auto now = options.steady_now();
@@ -389,9 +401,9 @@ votes_reply cluster_node::handle(std::string_view body, const std::string_view* 
                           "max_clock_offset, " + ms_text(s.ttl + s.max_offset) +
                           "): check the sender's clock");
       default:
-        return refuse(rejection::bad_signature, 401, "bad_signature",
-                      std::string(describe(check.status)) +
-                          ": give every replica the same admin token");
+        return refuse(
+            rejection::bad_signature, 401, "bad_signature",
+            std::string(describe(check.status)) + ": give every replica the same admin token");
     }
   }
 
@@ -412,8 +424,8 @@ votes_reply cluster_node::handle(std::string_view body, const std::string_view* 
     if (!s.clock.within_offset(m.hlc))
       too_far_ahead = "node " + m.from.node + " stamped its message " +
                       ms_text(s.clock.ahead_by(m.hlc)) +
-                      " ahead of this replica's clock (max_clock_offset " +
-                      ms_text(s.max_offset) + "): fix that replica's clock (NTP)";
+                      " ahead of this replica's clock (max_clock_offset " + ms_text(s.max_offset) +
+                      "): fix that replica's clock (NTP)";
   }
   if (too_far_ahead) return refuse(rejection::clock_offset, 409, "clock_offset", *too_far_ahead);
   {

@@ -24,16 +24,14 @@ struct mac_deleter {
 };
 
 // HMAC-SHA256 over "<t>.<body>" without building that string: the body can be 256 KiB.
-std::optional<mac> compute(std::string_view token, std::string_view t_text,
-                           std::string_view body) {
+std::optional<mac> compute(std::string_view token, std::string_view t_text, std::string_view body) {
   std::unique_ptr<EVP_MAC, mac_deleter> hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
   if (!hmac) return std::nullopt;
   std::unique_ptr<EVP_MAC_CTX, mac_deleter> ctx(EVP_MAC_CTX_new(hmac.get()));
   if (!ctx) return std::nullopt;
   char digest_name[] = "SHA256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-      OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+                         OSSL_PARAM_construct_end()};
   const auto* key = reinterpret_cast<const unsigned char*>(token.data());
   if (EVP_MAC_init(ctx.get(), key, token.size(), params) != 1) return std::nullopt;
   auto feed = [&](std::string_view part) {
@@ -95,8 +93,7 @@ std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
 
 }  // namespace
 
-std::string sign_message(std::string_view token, std::int64_t timestamp_ms,
-                         std::string_view body) {
+std::string sign_message(std::string_view token, std::int64_t timestamp_ms, std::string_view body) {
   if (token.empty() || timestamp_ms < 0) return {};
   const std::string t_text = std::to_string(timestamp_ms);
   const auto m = compute(token, t_text, body);

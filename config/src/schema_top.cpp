@@ -142,16 +142,18 @@ bool read_admin_token(const map_reader& admin, config& out, const load_options& 
   if (admin.has("token_file")) {
     const auto at = admin.value_mark("token_file");
     if (admin.has("token")) {
-      admin.diag().report(at, "admin.token and admin.token_file are both set; keep one "
-                              "(token_file keeps the secret out of this file)");
+      admin.diag().report(at,
+                          "admin.token and admin.token_file are both set; keep one "
+                          "(token_file keeps the secret out of this file)");
       ok = false;
     } else if (admin.read_string("token_file", out.admin_token_file)) {
       const auto path = resolve_beside(admin.diag().file(), out.admin_token_file);
       std::string problem;
       auto token = read_token_file(path, problem);
       if (!token) {
-        admin.diag().report(at, "admin.token_file " + detail::quoted(path) + " cannot be read: " +
-                                    problem + "; create it with the token as its only line, "
+        admin.diag().report(at, "admin.token_file " + detail::quoted(path) +
+                                    " cannot be read: " + problem +
+                                    "; create it with the token as its only line, "
                                     "readable by tally's user, or fix the path");
         ok = false;
       } else if (token->empty()) {

@@ -107,8 +107,9 @@ TEST_CASE("admin_changes: a record stamped beyond max_clock_offset is refused - 
 
 TEST_CASE("admin_changes: a weight above 1000 or an empty origin node does not decode") {
   auto weight = [](const char* v) {
-    return boost::json::parse(std::string(R"({"pool":"web","backend":"b","field":"weight","value":)") +
-                              v + R"(,"hlc":{"ms":1,"c":0,"node":"a"}})");
+    return boost::json::parse(
+        std::string(R"({"pool":"web","backend":"b","field":"weight","value":)") + v +
+        R"(,"hlc":{"ms":1,"c":0,"node":"a"}})");
   };
   CHECK(admin_change_from_json(weight("1000"), 512));
   CHECK_FALSE(admin_change_from_json(weight("1001"), 512));

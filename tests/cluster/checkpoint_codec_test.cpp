@@ -48,8 +48,7 @@ TEST_CASE("checkpoint codec: a state survives encode and decode unchanged") {
   state.node_id = "node \"quoted\" \\ back-slashed \xc3\xa9";  // escapes and UTF-8
   state.pools[0].backends[0].admin_hlc.reset();
   // The largest values the format allows: an HLC millisecond is an int64.
-  state.pools[0].backends[1].admin_hlc =
-      checkpoint_admin_stamp{std::uint64_t(INT64_MAX), ~0u, "n"};
+  state.pools[0].backends[1].admin_hlc = checkpoint_admin_stamp{std::uint64_t(INT64_MAX), ~0u, "n"};
   state.pools[1].backends.clear();
 
   const auto bytes = encode_checkpoint(state);
@@ -193,8 +192,8 @@ TEST_CASE("checkpoint codec: wrong types and missing or unknown fields name the 
   // An HLC millisecond must fit the int64 the clock keeps it in.
   expect(
       [&](json::object& d) {
-        backend(d)["admin_hlc"] = json::object{
-            {"physical_ms", 18446744073709551615ull}, {"logical", 0}, {"node", "x"}};
+        backend(d)["admin_hlc"] =
+            json::object{{"physical_ms", 18446744073709551615ull}, {"logical", 0}, {"node", "x"}};
       },
       "pools[0].backends[1].admin_hlc.physical_ms: value 18446744073709551615 is too large (at "
       "most 9223372036854775807)");
@@ -202,8 +201,7 @@ TEST_CASE("checkpoint codec: wrong types and missing or unknown fields name the 
          "hlc.physical_ms: value 9223372036854775808 is too large (at most 9223372036854775807)");
   expect(
       [&](json::object& d) {
-        backend(d)["admin_hlc"] =
-            json::object{{"physical_ms", 1}, {"logical", 0}, {"node", ""}};
+        backend(d)["admin_hlc"] = json::object{{"physical_ms", 1}, {"logical", 0}, {"node", ""}};
       },
       "pools[0].backends[1].admin_hlc.node: expected a node id, got an empty string");
   expect([&](json::object& d) { backend(d)["address"] = std::string(513, 'a'); },

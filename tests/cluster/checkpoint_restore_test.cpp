@@ -219,15 +219,15 @@ TEST_CASE("checkpoint restore: a peer's body with out-of-range values is refused
   using namespace std::chrono_literals;
   auto state = saved_state();
   state.hlc = {std::uint64_t(INT64_MAX), 0};
-  const auto poisoned = restore_checkpoint_from_bytes(encode_checkpoint(state), same_table(),
-                                                      fixed_now(), 500ms);
+  const auto poisoned =
+      restore_checkpoint_from_bytes(encode_checkpoint(state), same_table(), fixed_now(), 500ms);
   CHECK(poisoned.status == checkpoint_restore_status::failure);
   CHECK(poisoned.message.find("checkpoint from peer rejected: hlc.physical_ms") == 0);
 
   state = saved_state();
   state.pools[0].backends[0].weight = 4'000'000'000u;  // the API allows 0..1000
-  const auto heavy = restore_checkpoint_from_bytes(encode_checkpoint(state), same_table(),
-                                                   fixed_now(), 500ms);
+  const auto heavy =
+      restore_checkpoint_from_bytes(encode_checkpoint(state), same_table(), fixed_now(), 500ms);
   CHECK(heavy.status == checkpoint_restore_status::failure);
   CHECK(heavy.message.find("weight: value 4000000000 is too large") != std::string::npos);
 

@@ -174,8 +174,9 @@ TEST_CASE("cluster security: a drain stamped at INT64_MAX cannot pin the backend
   CHECK(f.node.counters().changes_clock_offset == 2);
 }
 
-TEST_CASE("cluster security: a change within the offset is accepted - a counter at its maximum does "
-          "not wrap") {
+TEST_CASE(
+    "cluster security: a change within the offset is accepted - a counter at its maximum does "
+    "not wrap") {
   secure_node f;
   auto m = f.message("b", true);
   const hlc_timestamp edge{*f.clocks.wall_ms + 500, UINT32_MAX, "b"};
@@ -240,8 +241,8 @@ TEST_CASE("cluster security: rejected_by_reason lists every reason in a fixed or
   c.messages_stale_incarnation = 5;
   c.messages_unknown_node = 6;
   const auto r = rejected_by_reason(c);
-  const char* names[] = {"malformed",         "bad_signature", "clock_offset", "replay",
-                         "stale_incarnation", "unknown_node"};
+  const char* names[] = {"malformed", "bad_signature",     "clock_offset",
+                         "replay",    "stale_incarnation", "unknown_node"};
   for (std::size_t i = 0; i < r.size(); ++i) {
     CHECK(r[i].reason == names[i]);
     CHECK(r[i].count == i + 1);

@@ -58,16 +58,15 @@ TEST_CASE("peer auth: a wrong token, a changed body or a changed timestamp is a 
 TEST_CASE("peer auth: missing and malformed headers are refused before any MAC work") {
   CHECK(check("s3cret", "").status == signature_status::missing);
   const auto sig = sign_message("s3cret", now, body).substr(std::string("t=1700000000000,").size());
-  const std::vector<std::string> bad_headers = {
-      "garbage",
-      "t=,sig=" + sig.substr(4),
-      "t=-5," + sig,
-      "t=1700000000000",
-      "t=1700000000000,sig=abc",
-      "t=1700000000000," + sig + "0",
-      "t=1700000000000,sig=" + std::string(64, 'G'),
-      "t=99999999999999999999," + sig,
-      " t=1700000000000," + sig};
+  const std::vector<std::string> bad_headers = {"garbage",
+                                                "t=,sig=" + sig.substr(4),
+                                                "t=-5," + sig,
+                                                "t=1700000000000",
+                                                "t=1700000000000,sig=abc",
+                                                "t=1700000000000," + sig + "0",
+                                                "t=1700000000000,sig=" + std::string(64, 'G'),
+                                                "t=99999999999999999999," + sig,
+                                                " t=1700000000000," + sig};
   for (const auto& bad : bad_headers) {
     CAPTURE(bad);
     CHECK(check("s3cret", bad).status == signature_status::malformed);

@@ -195,7 +195,6 @@ TEST_CASE("vote_table: a restarted peer whose clock is behind is accepted after 
   CHECK(t.table.accept({"b", 8, 1}, {4000, 0, "b"}, {{web1, false, 0}}) ==
         accept_result::stale_incarnation);
   t.clocks.advance(300ms);  // the old life has been silent for the whole vote ttl
-  CHECK(t.table.accept({"b", 8, 2}, {4001, 0, "b"}, {{web1, false, 0}}) ==
-        accept_result::accepted);
+  CHECK(t.table.accept({"b", 8, 2}, {4001, 0, "b"}, {{web1, false, 0}}) == accept_result::accepted);
   CHECK(t.table.votes_down(web1) == 1);
 }

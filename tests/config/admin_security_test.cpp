@@ -75,11 +75,12 @@ TEST_CASE("admin.token_file: a relative path is found beside the config file") {
   CHECK(r.value->admin_token == "beside");
 }
 
-TEST_CASE("admin.token_file: unreadable, empty, oversized or multi-line files are errors at the key") {
+TEST_CASE(
+    "admin.token_file: unreadable, empty, oversized or multi-line files are errors at the key") {
   token_dir dir;
   {
-    auto e = only_error(after_minimal("admin: { token_file: " + (dir.path() / "none").string() +
-                                      " }\n"));
+    auto e = only_error(
+        after_minimal("admin: { token_file: " + (dir.path() / "none").string() + " }\n"));
     CHECK(starts_with(e, "t.yaml:7:22: "));
     CHECK(contains(e, "cannot be read: No such file or directory"));
     CHECK(contains(e, "create it with the token as its only line"));
@@ -159,13 +160,15 @@ TEST_CASE("secure default: a non-loopback admin.listen needs a token") {
   {
     auto e = only_error(after_minimal("admin: { listen: 0.0.0.0:9901 }\n"));
     CHECK(starts_with(e, "t.yaml:7:18: "));
-    CHECK(contains(e, "admin.listen \"0.0.0.0:9901\" is reachable from other hosts and no admin "
-                      "token is set"));
-    CHECK(contains(e, "set admin.token_file (or admin.token, or the environment variable "
-                      "TALLY_ADMIN_TOKEN), or listen on a loopback address such as 127.0.0.1:9901"));
+    CHECK(contains(e,
+                   "admin.listen \"0.0.0.0:9901\" is reachable from other hosts and no admin "
+                   "token is set"));
+    CHECK(contains(e,
+                   "set admin.token_file (or admin.token, or the environment variable "
+                   "TALLY_ADMIN_TOKEN), or listen on a loopback address such as 127.0.0.1:9901"));
   }
-  for (std::string listen : {"\"[::]:9901\"", "10.1.2.3:9901", "admin.example.com:9901",
-                             "\"[::ffff:10.0.0.1]:9901\""}) {
+  for (std::string listen :
+       {"\"[::]:9901\"", "10.1.2.3:9901", "admin.example.com:9901", "\"[::ffff:10.0.0.1]:9901\""}) {
     CAPTURE(listen);
     CHECK(contains(only_error(after_minimal("admin: { listen: " + listen + " }\n")),
                    "is reachable from other hosts"));
@@ -173,8 +176,8 @@ TEST_CASE("secure default: a non-loopback admin.listen needs a token") {
   // An explicitly empty token is no token.
   CHECK(contains(only_error(after_minimal("admin: { listen: 0.0.0.0:9901, token: \"\" }\n")),
                  "no admin token is set"));
-  for (std::string listen : {"127.0.0.1:9901", "127.8.9.10:0", "\"[::1]:9901\"",
-                             "localhost:9901", "LOCALHOST:9901", "\"[::ffff:127.0.0.1]:9901\""}) {
+  for (std::string listen : {"127.0.0.1:9901", "127.8.9.10:0", "\"[::1]:9901\"", "localhost:9901",
+                             "LOCALHOST:9901", "\"[::ffff:127.0.0.1]:9901\""}) {
     CAPTURE(listen);
     CHECK(load(after_minimal("admin: { listen: " + listen + " }\n")).ok());
   }
@@ -195,8 +198,9 @@ TEST_CASE("cluster.max_clock_offset: 500ms by default, a duration up to 1m") {
   {
     auto e = only_error(after_minimal(cluster + "  max_clock_offset: 2m\n"));
     CHECK(starts_with(e, "t.yaml:9:21: "));
-    CHECK(contains(e, "cluster.max_clock_offset must be at most 1m, got 2m; fix the replicas' "
-                      "clocks (NTP) instead of widening it"));
+    CHECK(contains(e,
+                   "cluster.max_clock_offset must be at most 1m, got 2m; fix the replicas' "
+                   "clocks (NTP) instead of widening it"));
   }
   CHECK(contains(only_error(after_minimal(cluster + "  max_clock_offset: soon\n")),
                  "bad duration \"soon\""));

@@ -85,8 +85,7 @@ checkpoint_restore_result restore_checkpoint(
 // nothing to move. Bodies over max_checkpoint_bytes are refused.
 checkpoint_restore_result restore_checkpoint_from_bytes(
     std::string_view bytes, const checkpoint_config_table& table,
-    std::chrono::system_clock::time_point now,
-    std::chrono::milliseconds max_clock_offset) noexcept;
+    std::chrono::system_clock::time_point now, std::chrono::milliseconds max_clock_offset) noexcept;
 // With the system clock and checkpoint_default_max_clock_offset.
 checkpoint_restore_result restore_checkpoint_from_bytes(
     std::string_view bytes, const checkpoint_config_table& table) noexcept;

@@ -64,14 +64,16 @@ struct cluster_counters {
   std::uint64_t rounds = 0;
   std::uint64_t messages_accepted = 0;
   std::uint64_t messages_malformed = 0;
-  std::uint64_t messages_replayed = 0;  // seq not newer, retired incarnation, or signed too long ago
+  // seq not newer, a retired incarnation, or signed too long ago
+  std::uint64_t messages_replayed = 0;
   std::uint64_t messages_unknown_node = 0;
-  std::uint64_t messages_bad_signature = 0;      // missing, malformed or wrong X-Tally-Signature
-  std::uint64_t messages_clock_offset = 0;       // HLC or signature more than max_clock_offset ahead
+  std::uint64_t messages_bad_signature = 0;  // missing, malformed or wrong X-Tally-Signature
+  std::uint64_t messages_clock_offset = 0;   // HLC or signature more than max_clock_offset ahead
   std::uint64_t messages_stale_incarnation = 0;  // tried to retire a live peer's incarnation
   std::uint64_t votes_unknown_backend = 0;
   std::uint64_t changes_unknown_backend = 0;
-  std::uint64_t changes_clock_offset = 0;  // records refused from peers or a checkpoint: too far ahead
+  // change records refused (from peers or a checkpoint) for being stamped too far ahead
+  std::uint64_t changes_clock_offset = 0;
   std::uint64_t verdict_changes = 0;
 };
 
@@ -119,8 +121,8 @@ class cluster_node {
   // request is refused before the body is parsed. The caller may check the Bearer token first.
   votes_reply handle_votes(std::string_view body, std::string_view signature);
   // Verifies no signature, whatever the token: only for callers not yet passing the header.
-  [[deprecated("pass the X-Tally-Signature header: handle_votes(body, signature)")]]
-  votes_reply handle_votes(std::string_view body);
+  [[deprecated("pass the X-Tally-Signature header: handle_votes(body, signature)")]] votes_reply
+  handle_votes(std::string_view body);
 
   // The admin token changed (reload, token_file rotated, env): sign and verify with this one
   // from now on. Thread-safe.

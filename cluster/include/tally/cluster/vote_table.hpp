@@ -114,7 +114,7 @@ class vote_table {
     bool seen = false;
     std::uint64_t incarnation = 0;
     std::uint64_t seq = 0;
-    std::deque<std::uint64_t> retired;  // bounded: last few incarnations this node had
+    std::deque<std::uint64_t> retired;        // bounded: last few incarnations this node had
     std::optional<hlc_timestamp> last_stamp;  // of the last accepted message, when it had one
     steady_time last_accepted{};
   };
