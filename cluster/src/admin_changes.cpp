@@ -45,9 +45,9 @@ std::optional<admin_change> admin_change_from_json(const json::value& v,
     c.value = value->get_bool() ? 1 : 0;
   } else if (field->get_string() == "weight") {
     c.field = change_field::weight;
-    if (value->is_int64() && value->get_int64() >= 0 && value->get_int64() <= UINT32_MAX)
+    if (value->is_int64() && value->get_int64() >= 0 && value->get_int64() <= max_admin_weight)
       c.value = static_cast<std::uint32_t>(value->get_int64());
-    else if (value->is_uint64() && value->get_uint64() <= UINT32_MAX)
+    else if (value->is_uint64() && value->get_uint64() <= max_admin_weight)
       c.value = static_cast<std::uint32_t>(value->get_uint64());
     else
       return std::nullopt;
@@ -70,6 +70,10 @@ admin_change admin_change_set::local_change(backend_key key, change_field field,
 std::vector<admin_change> admin_change_set::merge(const std::vector<admin_change>& remote) {
   std::vector<admin_change> won;
   for (const auto& c : remote) {
+    if (!clock_.within_offset(c.stamp)) {
+      ++refused_ahead_;
+      continue;
+    }
     clock_.update(c.stamp);
     if (offer(c)) won.push_back(c);
   }

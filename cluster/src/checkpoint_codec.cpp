@@ -135,7 +135,9 @@ std::uint64_t read_uint(const json::value& v, std::uint64_t max, const std::stri
     n = std::uint64_t(v.get_int64());
   else
     fail(where, "expected a non-negative integer");
-  if (n > max) fail(where, "value " + std::to_string(n) + " is too large");
+  if (n > max)
+    fail(where,
+         "value " + std::to_string(n) + " is too large (at most " + std::to_string(max) + ")");
   return n;
 }
 
@@ -150,8 +152,19 @@ bool read_bool(const json::value& v, const std::string& where) {
 
 std::string read_string(const json::value& v, const std::string& where) {
   if (!v.is_string()) fail(where, "expected a string");
+  if (v.get_string().size() > checkpoint_max_string_bytes)
+    fail(where, "longer than " + std::to_string(checkpoint_max_string_bytes) + " bytes");
   return std::string(v.get_string());
 }
+
+std::string read_node(const json::value& v, const std::string& where) {
+  auto node = read_string(v, where);
+  if (node.empty()) fail(where, "expected a node id, got an empty string");
+  return node;
+}
+
+// The HLC keeps milliseconds in an int64: a larger value would turn negative when restored.
+constexpr std::uint64_t max_hlc_ms = std::uint64_t(std::numeric_limits<std::int64_t>::max());
 
 const json::array& read_array(const json::value& v, const std::string& where) {
   if (!v.is_array()) fail(where, "expected an array");
@@ -161,8 +174,7 @@ const json::array& read_array(const json::value& v, const std::string& where) {
 checkpoint_hlc read_hlc(const json::value& v, const std::string& where) {
   const auto& obj = as_object(v, where);
   expect_keys(obj, {"physical_ms", "logical"}, where);
-  return {read_uint(field(obj, "physical_ms"), std::numeric_limits<std::uint64_t>::max(),
-                    join(where, "physical_ms")),
+  return {read_uint(field(obj, "physical_ms"), max_hlc_ms, join(where, "physical_ms")),
           read_uint32(field(obj, "logical"), join(where, "logical"))};
 }
 
@@ -171,10 +183,9 @@ std::optional<checkpoint_admin_stamp> read_admin(const json::value& v, const std
   const auto& obj = as_object(v, where);
   expect_keys(obj, {"physical_ms", "logical", "node"}, where);
   return checkpoint_admin_stamp{
-      read_uint(field(obj, "physical_ms"), std::numeric_limits<std::uint64_t>::max(),
-                join(where, "physical_ms")),
+      read_uint(field(obj, "physical_ms"), max_hlc_ms, join(where, "physical_ms")),
       read_uint32(field(obj, "logical"), join(where, "logical")),
-      read_string(field(obj, "node"), join(where, "node"))};
+      read_node(field(obj, "node"), join(where, "node"))};
 }
 
 checkpoint_backend read_backend(const json::value& v, const std::string& where) {
@@ -183,7 +194,8 @@ checkpoint_backend read_backend(const json::value& v, const std::string& where) 
               where);
   checkpoint_backend b;
   b.address = read_string(field(obj, "address"), join(where, "address"));
-  b.weight = read_uint32(field(obj, "weight"), join(where, "weight"));
+  b.weight =
+      std::uint32_t(read_uint(field(obj, "weight"), checkpoint_max_weight, join(where, "weight")));
   b.drained = read_bool(field(obj, "drained"), join(where, "drained"));
   b.verdict_up = read_bool(field(obj, "verdict_up"), join(where, "verdict_up"));
   b.verdict_since_ms = read_int64(field(obj, "verdict_since_ms"), join(where, "verdict_since_ms"));
@@ -219,7 +231,7 @@ checkpoint_state read_state(const json::object& root) {
       "");
   checkpoint_state state;
   state.format_version = format_version;
-  state.node_id = read_string(field(root, "node_id"), "node_id");
+  state.node_id = read_node(field(root, "node_id"), "node_id");
   state.config_hash = read_string(field(root, "config_hash"), "config_hash");
   state.hlc = read_hlc(field(root, "hlc"), "hlc");
   state.written_at_ms = read_int64(field(root, "written_at_ms"), "written_at_ms");

@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <random>
 #include <utility>
 
 #include "tally/cluster/checkpoint_codec.hpp"
@@ -38,6 +41,10 @@ std::string hint_for(int error_number) {
       return "a directory is in the way: remove it";
     case EIO:
       return "the disk reported an I/O error: check it";
+    case EEXIST:
+    case ELOOP:
+      return "something else created the temporary file's name first: check who else can "
+             "write to that directory, and make it writable for tally's user only";
     default:
       return "check checkpoint.path and the disk";
   }
@@ -78,19 +85,52 @@ bool write_all(int fd, std::string_view bytes, int& error_number) {
   return true;
 }
 
+std::string random_nonce() {
+  std::random_device random;
+  const std::uint64_t value = (std::uint64_t{random()} << 32) ^ random();
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
 }  // namespace
 
-fs::path checkpoint_temp_path(const fs::path& path, pid_t pid) {
+fs::path checkpoint_temp_path(const fs::path& path, pid_t pid, std::string_view nonce) {
   auto temp = path;
-  temp += ".tmp-" + std::to_string(pid);
+  temp += ".tmp-" + std::to_string(pid) + "-" + std::string(nonce);
   return temp;
+}
+
+std::vector<fs::path> checkpoint_temp_files(const fs::path& path, pid_t pid) {
+  const auto prefix = path.filename().string() + ".tmp-" + std::to_string(pid) + "-";
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(directory_of(path), ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0)
+      out.push_back(it->path());
+  }
+  return out;
 }
 
 std::optional<checkpoint_io_error> write_checkpoint_file(const fs::path& path,
                                                          std::string_view bytes) noexcept {
   try {
-    const auto temp = checkpoint_temp_path(path, ::getpid());
-    fd_guard file{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+    return write_checkpoint_file(path, bytes, random_nonce());
+  } catch (...) {
+    // std::random_device throws when the kernel has no randomness to give.
+    return checkpoint_io_error{
+        "cannot write checkpoint " + path.string() + ": no random source for the temp file name",
+        EIO};
+  }
+}
+
+std::optional<checkpoint_io_error> write_checkpoint_file(const fs::path& path,
+                                                         std::string_view bytes,
+                                                         std::string_view nonce) noexcept {
+  try {
+    const auto temp = checkpoint_temp_path(path, ::getpid(), nonce);
+    fd_guard file{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
     if (file.fd < 0) return io_error(path, "creating", temp, errno);
 
     auto abandon = [&](std::string_view step, int error_number) {
@@ -185,14 +225,22 @@ std::size_t remove_stale_checkpoint_temps(const fs::path& path) noexcept {
          it.increment(ec)) {
       const auto name = it->path().filename().string();
       if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
-      const auto digits = std::string_view(name).substr(prefix.size());
-      if (digits.find_first_not_of("0123456789") != std::string_view::npos || digits.size() > 9)
+      auto digits = std::string_view(name).substr(prefix.size());
+      if (const auto dash = digits.find('-'); dash != std::string_view::npos) {
+        const auto nonce = digits.substr(dash + 1);
+        if (nonce.size() != 16 ||
+            nonce.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+          continue;
+        digits = digits.substr(0, dash);
+      }
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos ||
+          digits.size() > 9)
         continue;
       const auto pid = static_cast<pid_t>(std::stol(std::string(digits)));
       // Alive (or not ours to signal): it may be writing right now.
       if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno == EPERM) continue;
       std::error_code type_ec;
-      if (!it->is_regular_file(type_ec)) continue;
+      if (it->symlink_status(type_ec).type() != fs::file_type::regular) continue;
       if (::unlink(it->path().c_str()) == 0) ++removed;
     }
     return removed;

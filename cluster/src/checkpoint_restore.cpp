@@ -1,5 +1,6 @@
 #include "tally/cluster/checkpoint_restore.hpp"
 
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -17,7 +18,39 @@ checkpoint_restore_result failed(std::string message) {
   return result;
 }
 
+std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 }  // namespace
+
+std::optional<std::string> check_checkpoint_clock(const checkpoint_state& state,
+                                                  std::chrono::system_clock::time_point now,
+                                                  std::chrono::milliseconds max_clock_offset) {
+  // decode_checkpoint keeps every physical_ms within int64; now + offset is far from overflow
+  // for any real clock, but a test clock may sit anywhere, so compare without adding.
+  const std::int64_t now_ms = unix_ms(now);
+  const auto too_far = [&](std::uint64_t ms) {
+    return ms > std::uint64_t(std::numeric_limits<std::int64_t>::max()) ||
+           (now_ms >= 0 && std::int64_t(ms) - now_ms > max_clock_offset.count());
+  };
+  const auto problem = [&](const std::string& where, std::uint64_t ms) {
+    return where + ": " + std::to_string(ms) + " is " + std::to_string(std::int64_t(ms) - now_ms) +
+           "ms ahead of this replica's clock (cluster.max_clock_offset " +
+           std::to_string(max_clock_offset.count()) +
+           "ms); fix the clock of the replica that wrote it, or of this one";
+  };
+  if (too_far(state.hlc.physical_ms)) return problem("hlc.physical_ms", state.hlc.physical_ms);
+  for (std::size_t p = 0; p < state.pools.size(); ++p)
+    for (std::size_t b = 0; b < state.pools[p].backends.size(); ++b) {
+      const auto& stamp = state.pools[p].backends[b].admin_hlc;
+      if (stamp && too_far(stamp->physical_ms))
+        return problem("pools[" + std::to_string(p) + "].backends[" + std::to_string(b) +
+                           "].admin_hlc.physical_ms",
+                       stamp->physical_ms);
+    }
+  return std::nullopt;
+}
 
 const checkpoint_backend* checkpoint_restore_result::find(std::string_view pool,
                                                           std::string_view address) const noexcept {
@@ -63,9 +96,19 @@ checkpoint_restore_result match_checkpoint(const checkpoint_state& state,
 
 checkpoint_restore_result restore_checkpoint_from_bytes(
     std::string_view bytes, const checkpoint_config_table& table) noexcept {
+  return restore_checkpoint_from_bytes(bytes, table, std::chrono::system_clock::now(),
+                                       checkpoint_default_max_clock_offset);
+}
+
+checkpoint_restore_result restore_checkpoint_from_bytes(
+    std::string_view bytes, const checkpoint_config_table& table,
+    std::chrono::system_clock::time_point now,
+    std::chrono::milliseconds max_clock_offset) noexcept {
   try {
     auto decoded = decode_checkpoint(bytes);
     if (!decoded) return failed("checkpoint from peer rejected: " + decoded.error);
+    if (auto problem = check_checkpoint_clock(*decoded.state, now, max_clock_offset))
+      return failed("checkpoint from peer rejected: " + *problem);
     return match_checkpoint(*decoded.state, table);
   } catch (...) {
     return failed("checkpoint from peer rejected: out of memory");
@@ -75,6 +118,13 @@ checkpoint_restore_result restore_checkpoint_from_bytes(
 checkpoint_restore_result restore_checkpoint(const std::filesystem::path& path,
                                              const checkpoint_config_table& table,
                                              std::chrono::system_clock::time_point now) noexcept {
+  return restore_checkpoint(path, table, now, checkpoint_default_max_clock_offset);
+}
+
+checkpoint_restore_result restore_checkpoint(const std::filesystem::path& path,
+                                             const checkpoint_config_table& table,
+                                             std::chrono::system_clock::time_point now,
+                                             std::chrono::milliseconds max_clock_offset) noexcept {
   try {
     auto read = read_checkpoint_file(path);
     if (read.status == checkpoint_read_status::missing) {
@@ -87,9 +137,14 @@ checkpoint_restore_result restore_checkpoint(const std::filesystem::path& path,
       return failed(read.error + "; starting from the config");
 
     auto decoded = decode_checkpoint(read.bytes);
-    if (decoded) return match_checkpoint(*decoded.state, table);
+    std::string problem = decoded.error;
+    if (decoded) {
+      auto clock_problem = check_checkpoint_clock(*decoded.state, now, max_clock_offset);
+      if (!clock_problem) return match_checkpoint(*decoded.state, table);
+      problem = std::move(*clock_problem);
+    }
 
-    auto result = failed("checkpoint " + path.string() + " is unusable: " + decoded.error);
+    auto result = failed("checkpoint " + path.string() + " is unusable: " + problem);
     std::string move_error;
     result.moved_to = move_checkpoint_aside(path, now, move_error);
     if (result.moved_to)

@@ -17,6 +17,7 @@
 
 #include "tally/cluster/hlc.hpp"
 #include "tally/cluster/message.hpp"
+#include "tally/cluster/peer_auth.hpp"
 #include "tally/cluster/vote_table.hpp"
 
 namespace tally::cluster {
@@ -46,30 +47,50 @@ milliseconds age(steady_time now, steady_time then) {
   return std::chrono::duration_cast<milliseconds>(now - then);
 }
 
+std::string quoted_id(const std::string& id) {
+  return "\"" + id + "\"";
+}
+
 std::string describe(const backend_key& k) {
   return "pool " + k.pool + " backend " + k.backend;
 }
 
+enum class rejection : std::size_t {
+  malformed,
+  bad_signature,
+  clock_offset,
+  replay,
+  stale_incarnation,
+  unknown_node
+};
+constexpr std::size_t rejection_kinds = 6;
+
+// A peer (or anyone who can reach the admin port) may send many refused messages a second; the
+// operator needs one line that says why, not a flood.
+constexpr milliseconds rejection_log_interval{10000};
+
 }  // namespace
 
 struct cluster_node::state {
-  state(net::io_context& ioc_, std::optional<config::cluster_config> cfg, std::string token,
+  state(net::io_context& ioc_, std::optional<config::cluster_config> cfg, std::string token_,
         node_options opts)
       : ioc(ioc_),
         node_id(cfg ? cfg->node_id : std::string("self")),
         interval(cfg ? cfg->gossip_interval : config::cluster_config{}.gossip_interval),
         ttl(cfg ? cfg->vote_ttl : config::cluster_config{}.vote_ttl),
+        max_offset(cfg ? cfg->max_clock_offset : default_max_clock_offset),
         options(std::move(opts)),
         incarnation(options.incarnation ? options.incarnation : random_incarnation()),
-        clock(node_id, options.system_ms),
+        token(token_),
+        clock(node_id, options.system_ms, max_offset),
         table(node_id, peer_ids(cfg), ttl, options.steady_now),
         changes(clock),
         timer(ioc) {
     if (cfg && !cfg->peers.empty()) {
       // A request may not outlive its round, and a second is plenty on any sane network.
       const auto timeout = std::min<milliseconds>(interval, milliseconds(1000));
-      gossip = std::make_unique<gossip_client>(ioc, cfg->peers, std::move(token), timeout,
-                                               options.steady_now, options.log);
+      gossip = std::make_unique<gossip_client>(ioc, cfg->peers, token, timeout, options.steady_now,
+                                               options.log, options.system_ms);
     }
   }
 
@@ -186,6 +207,41 @@ struct cluster_node::state {
     return b;
   }
 
+  // Requires mutex. Counts a refused message; returns the line to log, if one is due.
+  std::optional<std::string> refuse(rejection why, const std::string& what) {
+    switch (why) {
+      case rejection::malformed:
+        ++counters.messages_malformed;
+        break;
+      case rejection::bad_signature:
+        ++counters.messages_bad_signature;
+        break;
+      case rejection::clock_offset:
+        ++counters.messages_clock_offset;
+        break;
+      case rejection::replay:
+        ++counters.messages_replayed;
+        break;
+      case rejection::stale_incarnation:
+        ++counters.messages_stale_incarnation;
+        break;
+      case rejection::unknown_node:
+        ++counters.messages_unknown_node;
+        break;
+    }
+    auto& slot = rejection_log[static_cast<std::size_t>(why)];
+    const auto now = options.steady_now();
+    if (slot.logged && now - slot.last < rejection_log_interval) {
+      ++slot.suppressed;
+      return std::nullopt;
+    }
+    std::string line = "cluster: refused a peer message: " + what;
+    if (slot.suppressed)
+      line += " (" + std::to_string(slot.suppressed) + " more like it since the last line)";
+    slot = {true, now, 0};
+    return line;
+  }
+
   void emit(const std::vector<std::string>& lines) const {
     if (!options.log) return;
     for (const auto& line : lines)
@@ -196,10 +252,18 @@ struct cluster_node::state {
   const std::string node_id;
   const milliseconds interval;
   const milliseconds ttl;
+  const milliseconds max_offset;
   const node_options options;
   const std::uint64_t incarnation;
 
   mutable std::mutex mutex;  // guards everything below except timer, gossip and the flags
+  std::string token;         // signs nothing itself (gossip has its copy); verifies
+  struct log_slot {
+    bool logged = false;
+    steady_time last{};
+    std::uint64_t suppressed = 0;
+  };
+  std::array<log_slot, rejection_kinds> rejection_log{};
   hybrid_clock clock;
   vote_table table;
   admin_change_set changes;
@@ -213,6 +277,15 @@ struct cluster_node::state {
   std::atomic<bool> started{false};
   std::atomic<bool> stopped{false};
 };
+
+std::array<rejection_count, 6> rejected_by_reason(const cluster_counters& c) noexcept {
+  return {{{"malformed", c.messages_malformed},
+           {"bad_signature", c.messages_bad_signature},
+           {"clock_offset", c.messages_clock_offset},
+           {"replay", c.messages_replayed},
+           {"stale_incarnation", c.messages_stale_incarnation},
+           {"unknown_node", c.messages_unknown_node}}};
+}
 
 cluster_node::cluster_node(net::io_context& ioc, std::optional<config::cluster_config> cluster,
                            std::string token, node_options options)
@@ -270,39 +343,137 @@ void cluster_node::run_round() {
   state_->round();
 }
 
+namespace {
+
+votes_reply refusal(unsigned status, const std::string& node, std::string_view reason,
+                    const std::string& error) {
+  json::object o{{"node", node}, {"accepted", false}, {"reason", reason}, {"error", error}};
+  return {status, json::serialize(o)};
+}
+
+std::string ms_text(milliseconds d) {
+  return std::to_string(d.count()) + "ms";
+}
+
+}  // namespace
+
 votes_reply cluster_node::handle_votes(std::string_view body) {
+  return handle(body, nullptr);
+}
+
+votes_reply cluster_node::handle_votes(std::string_view body, std::string_view signature) {
+  return handle(body, &signature);
+}
+
+votes_reply cluster_node::handle(std::string_view body, const std::string_view* signature) {
   auto& s = *state_;
+  std::vector<std::string> lines;
+  auto refuse = [&](rejection why, unsigned status, std::string_view reason, std::string what) {
+    {
+      std::lock_guard lock(s.mutex);
+      if (auto line = s.refuse(why, what)) lines.push_back(std::move(*line));
+    }
+    s.emit(lines);
+    return refusal(status, s.node_id, reason, what);
+  };
+
+  std::string token;
+  if (signature) {
+    std::lock_guard lock(s.mutex);
+    token = s.token;
+  }
+  if (!token.empty()) {
+    // A message older than the vote ttl carries only stale votes anyway, so the window costs
+    // nothing legitimate; within it, (incarnation, seq) refuses a copy.
+    const auto check = verify_message(token, *signature, body, s.options.system_ms(),
+                                      s.ttl + s.max_offset, s.max_offset);
+    switch (check.status) {
+      case signature_status::ok:
+        break;
+      case signature_status::too_new:
+        return refuse(rejection::clock_offset, 409, "clock_offset",
+                      std::string(describe(check.status)) + " (by more than max_clock_offset " +
+                          ms_text(s.max_offset) +
+                          "): fix the sender's clock (NTP) or raise cluster.max_clock_offset");
+      case signature_status::too_old:
+        return refuse(rejection::replay, 409, "replay",
+                      std::string(describe(check.status)) + " (older than vote_ttl + " +
+                          "max_clock_offset, " + ms_text(s.ttl + s.max_offset) +
+                          "): check the sender's clock");
+      default:
+        return refuse(
+            rejection::bad_signature, 401, "bad_signature",
+            std::string(describe(check.status)) + ": give every replica the same admin token");
+    }
+  }
+
   auto decoded = decode_votes_message(body);
   if (!decoded.message) {
     {
       std::lock_guard lock(s.mutex);
-      ++s.counters.messages_malformed;
+      s.refuse(rejection::malformed, decoded.error);  // the sender sees the 400; no log line
     }
     return {400, json::serialize(json::object{{"error", decoded.error}})};
   }
   const auto& m = *decoded.message;
-  std::vector<std::string> lines;
   accept_result result;
+  std::uint64_t refused_changes = 0;
+  std::optional<std::string> too_far_ahead;
   {
     std::lock_guard lock(s.mutex);
-    result = s.table.accept(m.from, m.votes);
+    if (!s.clock.within_offset(m.hlc))
+      too_far_ahead = "node " + m.from.node + " stamped its message " +
+                      ms_text(s.clock.ahead_by(m.hlc)) +
+                      " ahead of this replica's clock (max_clock_offset " + ms_text(s.max_offset) +
+                      "): fix that replica's clock (NTP)";
+  }
+  if (too_far_ahead) return refuse(rejection::clock_offset, 409, "clock_offset", *too_far_ahead);
+  {
+    std::lock_guard lock(s.mutex);
+    result = s.table.accept(m.from, m.hlc, m.votes);
     if (result == accept_result::accepted) {
       ++s.counters.messages_accepted;
       s.heard[m.from.node] = s.options.steady_now();
       s.clock.update(m.hlc);
+      const auto before = s.changes.refused_ahead();
       s.merge_changes(m.changes, lines);
+      refused_changes = s.changes.refused_ahead() - before;
+      s.counters.changes_clock_offset += refused_changes;
       s.apply_verdicts(lines);
     } else if (result == accept_result::replayed) {
+      // Duplicates are routine (a retried POST); counted, not logged.
       ++s.counters.messages_replayed;
+    } else if (result == accept_result::stale_incarnation) {
+      if (auto line = s.refuse(rejection::stale_incarnation,
+                               "node " + m.from.node +
+                                   " sent a new incarnation stamped no later than its live one; "
+                                   "kept the live one (a restarted replica is accepted once its "
+                                   "clock passes, or after vote_ttl of silence)"))
+        lines.push_back(std::move(*line));
     } else {
-      ++s.counters.messages_unknown_node;
+      if (auto line = s.refuse(rejection::unknown_node,
+                               "node " + quoted_id(m.from.node) +
+                                   " is not in cluster.peers: add it there or fix its node_id"))
+        lines.push_back(std::move(*line));
     }
   }
+  if (refused_changes)
+    lines.push_back("cluster: refused " + std::to_string(refused_changes) +
+                    " admin changes from node " + m.from.node + " stamped more than " +
+                    ms_text(s.max_offset) + " ahead of this replica's clock");
   s.emit(lines);
   json::object reply{{"node", s.node_id}, {"accepted", result == accept_result::accepted}};
   if (result == accept_result::replayed) reply["reason"] = "replayed or old message";
   if (result == accept_result::unknown_node) reply["reason"] = "unknown node";
+  if (result == accept_result::stale_incarnation) reply["reason"] = "stale incarnation";
   return {200, json::serialize(reply)};
+}
+
+void cluster_node::set_token(std::string token) {
+  auto& s = *state_;
+  if (s.gossip) s.gossip->set_token(token);
+  std::lock_guard lock(s.mutex);
+  s.token = std::move(token);
 }
 
 bool cluster_node::apply_admin_change(std::string_view pool, std::string_view backend,
@@ -378,11 +549,19 @@ std::vector<admin_change> cluster_node::admin_changes() const {
 
 void cluster_node::restore_admin_changes(const std::vector<admin_change>& changes) {
   std::vector<std::string> lines;
+  std::uint64_t refused = 0;
   {
     std::lock_guard lock(state_->mutex);
+    const auto before = state_->changes.refused_ahead();
     state_->merge_changes(changes, lines);
+    refused = state_->changes.refused_ahead() - before;
+    state_->counters.changes_clock_offset += refused;
   }
-  // Restoring is not news for the operator log; the checkpoint reports it.
+  // Restoring is not news for the operator log (the checkpoint reports it); a refusal is.
+  if (refused)
+    state_->emit({"cluster: refused " + std::to_string(refused) +
+                  " restored admin changes stamped more than " + ms_text(state_->max_offset) +
+                  " ahead of this replica's clock"});
 }
 
 json::object cluster_node::status_json() const {
@@ -400,6 +579,8 @@ json::object cluster_node::status_json() const {
   out["quorum"] = s.table.quorum();
   out["gossip_interval_ms"] = s.interval.count();
   out["vote_ttl_ms"] = s.ttl.count();
+  out["max_clock_offset_ms"] = s.max_offset.count();
+  out["authenticated"] = !s.token.empty();  // whether peers must sign; never the token itself
   out["hlc"] = to_json(s.clock.current());
 
   json::array backends;
@@ -429,6 +610,10 @@ json::object cluster_node::status_json() const {
                                  {"messages_malformed", c.messages_malformed},
                                  {"messages_replayed", c.messages_replayed},
                                  {"messages_unknown_node", c.messages_unknown_node},
+                                 {"messages_bad_signature", c.messages_bad_signature},
+                                 {"messages_clock_offset", c.messages_clock_offset},
+                                 {"messages_stale_incarnation", c.messages_stale_incarnation},
+                                 {"changes_clock_offset", c.changes_clock_offset},
                                  {"votes_unknown_backend", c.votes_unknown_backend},
                                  {"changes_unknown_backend", c.changes_unknown_backend},
                                  {"verdict_changes", c.verdict_changes}};

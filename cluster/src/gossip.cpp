@@ -13,6 +13,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
+
+#include "tally/cluster/peer_auth.hpp"
 
 namespace tally::cluster {
 
@@ -25,15 +28,45 @@ namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Our peers answer with a short acknowledgement; anything larger is not a tally replica.
 constexpr std::size_t max_response_body = 64 * 1024;
+
+// The "error" a refusing peer put in its JSON answer (a clock or token problem the operator of
+// this replica has to fix), shortened for /status and the log; empty when there is none.
+std::string error_in(std::string_view body) {
+  error_code ec;
+  const auto v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) return {};
+  const auto* e = v.get_object().if_contains("error");
+  if (!e || !e->is_string()) return {};
+  std::string text(std::string_view(e->get_string()).substr(0, 300));
+  for (auto& c : text)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return text;
+}
 }  // namespace
+
+// The token in use, replaced on reload while exchanges run on the io_context.
+struct gossip_client::credentials {
+  explicit credentials(std::string t, system_ms_fn w) : token(std::move(t)), wall(std::move(w)) {}
+  std::string current() const {
+    std::lock_guard lock(mutex);
+    return token;
+  }
+  void set(std::string t) {
+    std::lock_guard lock(mutex);
+    token = std::move(t);
+  }
+  mutable std::mutex mutex;
+  std::string token;
+  const system_ms_fn wall;
+};
 
 // One peer: its connection and statistics. Owned jointly by the client and the running exchange,
 // so an exchange that outlives the client (shutdown) still touches valid memory.
 struct gossip_client::channel : std::enable_shared_from_this<channel> {
-  channel(net::io_context& ioc, config::peer_config p, std::string token_,
+  channel(net::io_context& ioc, config::peer_config p, std::shared_ptr<credentials> creds_,
           std::chrono::milliseconds timeout_, steady_clock_fn clock_, log_fn log_)
       : peer(std::move(p)),
-        token(std::move(token_)),
+        creds(std::move(creds_)),
         timeout(timeout_),
         clock(std::move(clock_)),
         log(std::move(log_)),
@@ -87,7 +120,12 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
       req.set(http::field::host, peer.address.text);
       req.set(http::field::user_agent, "tally-cluster");
       req.set(http::field::content_type, "application/json");
-      if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+      // Signed per attempt: a retry on a fresh connection gets a fresh timestamp.
+      const std::string token = creds->current();
+      if (!token.empty()) {
+        req.set(http::field::authorization, "Bearer " + token);
+        req.set(signature_header, sign_message(token, creds->wall(), body));
+      }
       req.keep_alive(true);
       req.body() = body;
       req.prepare_payload();
@@ -101,6 +139,7 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
         if (!ec) {
           const auto& res = parser.get();
           if (!res.keep_alive()) close();
+          reply_error = res.result_int() == 200 ? std::string() : error_in(res.body());
           co_return res.result_int();
         }
       }
@@ -121,11 +160,14 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
   }
 
   void finish(const error_code& ec, unsigned status) {
-    std::string error;
+    // `kind` decides what is a change of state: the peer's explanation may carry numbers that
+    // differ every round (how far ahead a clock is), which must not log a line per round.
+    std::string kind, error;
     if (ec)
-      error = ec.message();
+      kind = error = ec.message();
     else if (status != 200)
-      error = "HTTP " + std::to_string(status);
+      kind = "HTTP " + std::to_string(status);
+    if (!ec && status != 200) error = kind + (reply_error.empty() ? "" : ": " + reply_error);
     bool transition = false;
     {
       std::lock_guard lock(mutex);
@@ -134,10 +176,11 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
         last_success = clock();
         ++successes;
       } else {
-        transition = last_error != error;
+        transition = last_kind != kind;
         ++failures;
       }
       last_error = error;
+      last_kind = kind;
     }
     // One line per change of state, not one per round.
     if (transition && log) {
@@ -149,7 +192,7 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
   }
 
   const config::peer_config peer;
-  const std::string token;
+  const std::shared_ptr<credentials> creds;
   const std::chrono::milliseconds timeout;
   const steady_clock_fn clock;
   const log_fn log;
@@ -160,12 +203,14 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
   tcp::resolver resolver;
   beast::flat_buffer buffer;
   bool connected = false;
+  std::string reply_error;  // why the peer refused the last request, when it said
 
   std::atomic<bool> in_flight{false};
   std::atomic<bool> stopped{false};
   mutable std::mutex mutex;  // guards the statistics below, read by peers() on any thread
   std::optional<steady_time> last_success;
   std::string last_error = "no exchange yet";
+  std::string last_kind = "no exchange yet";
   std::uint64_t successes = 0;
   std::uint64_t failures = 0;
   std::uint64_t skipped = 0;
@@ -173,10 +218,14 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
 
 gossip_client::gossip_client(net::io_context& ioc, const std::vector<config::peer_config>& peers,
                              std::string token, std::chrono::milliseconds timeout,
-                             steady_clock_fn clock, log_fn log)
-    : ioc_(ioc) {
+                             steady_clock_fn clock, log_fn log, system_ms_fn wall)
+    : ioc_(ioc), credentials_(std::make_shared<credentials>(std::move(token), std::move(wall))) {
   for (const auto& p : peers)
-    channels_.push_back(std::make_shared<channel>(ioc, p, token, timeout, clock, log));
+    channels_.push_back(std::make_shared<channel>(ioc, p, credentials_, timeout, clock, log));
+}
+
+void gossip_client::set_token(std::string token) {
+  credentials_->set(std::move(token));
 }
 
 gossip_client::~gossip_client() {

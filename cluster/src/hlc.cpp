@@ -1,6 +1,7 @@
 #include "tally/cluster/hlc.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include <boost/json/object.hpp>
@@ -37,33 +38,73 @@ std::optional<hlc_timestamp> hlc_from_json(const json::value& v) {
   return t;
 }
 
-hybrid_clock::hybrid_clock(std::string node, system_ms_fn physical)
-    : node_(std::move(node)), physical_(std::move(physical)) {}
+namespace {
+
+std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  if (b > 0 && a > std::numeric_limits<std::int64_t>::max() - b)
+    return std::numeric_limits<std::int64_t>::max();
+  if (b < 0 && a < std::numeric_limits<std::int64_t>::min() - b)
+    return std::numeric_limits<std::int64_t>::min();
+  return a + b;
+}
+
+}  // namespace
+
+hybrid_clock::hybrid_clock(std::string node, system_ms_fn physical,
+                           std::chrono::milliseconds max_offset)
+    : node_(std::move(node)),
+      physical_(std::move(physical)),
+      max_offset_(std::max(max_offset, std::chrono::milliseconds(0))) {}
+
+void hybrid_clock::set(std::int64_t ms, std::uint64_t logical) {
+  if (logical > std::numeric_limits<std::uint32_t>::max()) {
+    // At INT64_MAX there is no next millisecond; staying put repeats a stamp, which is still
+    // better than wrapping. Only a wall clock at the end of time gets here.
+    if (ms == std::numeric_limits<std::int64_t>::max()) {
+      physical_ms_ = ms;
+      logical_ = std::numeric_limits<std::uint32_t>::max();
+      return;
+    }
+    ++ms;
+    logical = 0;
+  }
+  physical_ms_ = ms;
+  logical_ = static_cast<std::uint32_t>(logical);
+}
+
+bool hybrid_clock::within_offset(const hlc_timestamp& remote) const {
+  return remote.physical_ms <= saturating_add(physical_(), max_offset_.count());
+}
+
+std::chrono::milliseconds hybrid_clock::ahead_by(const hlc_timestamp& remote) const {
+  // A wall clock before 1970 is broken; measuring from the epoch keeps the subtraction in range.
+  const std::int64_t pt = std::max<std::int64_t>(physical_(), 0);
+  if (remote.physical_ms <= pt) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(remote.physical_ms - pt);  // both >= 0: cannot overflow
+}
 
 hlc_timestamp hybrid_clock::now() {
   const std::int64_t pt = physical_();
-  if (pt > physical_ms_) {
-    physical_ms_ = pt;
-    logical_ = 0;
-  } else {
+  if (pt > physical_ms_)
+    set(pt, 0);
+  else
     // The wall clock stood still or went back: stay on the larger time, count events within it.
-    ++logical_;
-  }
+    set(physical_ms_, std::uint64_t{logical_} + 1);
   return current();
 }
 
 hlc_timestamp hybrid_clock::update(const hlc_timestamp& remote) {
+  if (!within_offset(remote)) return now();
   const std::int64_t pt = physical_();
   const std::int64_t next = std::max({physical_ms_, remote.physical_ms, pt});
   if (next == physical_ms_ && next == remote.physical_ms)
-    logical_ = std::max(logical_, remote.logical) + 1;
+    set(next, std::uint64_t{std::max(logical_, remote.logical)} + 1);
   else if (next == physical_ms_)
-    ++logical_;
+    set(next, std::uint64_t{logical_} + 1);
   else if (next == remote.physical_ms)
-    logical_ = remote.logical + 1;
+    set(next, std::uint64_t{remote.logical} + 1);
   else
-    logical_ = 0;
-  physical_ms_ = next;
+    set(next, 0);
   return current();
 }
 

@@ -1,6 +1,7 @@
 #include "tally/cluster/vote_table.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 namespace tally::cluster {
@@ -34,10 +35,21 @@ void vote_table::record_local(const backend_key& key, bool up, std::int64_t sinc
 }
 
 accept_result vote_table::accept(const sender_position& from, const std::vector<peer_vote>& votes) {
+  return accept_from(from, nullptr, votes);
+}
+
+accept_result vote_table::accept(const sender_position& from, const hlc_timestamp& stamp,
+                                 const std::vector<peer_vote>& votes) {
+  return accept_from(from, &stamp, votes);
+}
+
+accept_result vote_table::accept_from(const sender_position& from, const hlc_timestamp* stamp,
+                                      const std::vector<peer_vote>& votes) {
   if (from.node == self_ || std::find(peers_.begin(), peers_.end(), from.node) == peers_.end()) {
     ++ignored_unknown_node_;
     return accept_result::unknown_node;
   }
+  const steady_time now = clock_();
   auto& pos = positions_[from.node];
   if (pos.seen) {
     if (from.incarnation == pos.incarnation) {
@@ -51,6 +63,13 @@ accept_result vote_table::accept(const sender_position& from, const std::vector<
         ++ignored_replayed_;
         return accept_result::replayed;
       }
+      const bool live = now - pos.last_accepted < ttl_;
+      if (live && stamp && pos.last_stamp &&
+          std::tie(stamp->physical_ms, stamp->logical) <=
+              std::tie(pos.last_stamp->physical_ms, pos.last_stamp->logical)) {
+        ++ignored_stale_incarnation_;
+        return accept_result::stale_incarnation;
+      }
       pos.retired.push_back(pos.incarnation);
       if (pos.retired.size() > max_retired_incarnations) pos.retired.pop_front();
     }
@@ -58,8 +77,9 @@ accept_result vote_table::accept(const sender_position& from, const std::vector<
   pos.seen = true;
   pos.incarnation = from.incarnation;
   pos.seq = from.seq;
+  pos.last_accepted = now;
+  if (stamp) pos.last_stamp = *stamp;
 
-  const steady_time now = clock_();
   for (const auto& v : votes) {
     auto it = backends_.find(v.key);
     if (it == backends_.end()) {

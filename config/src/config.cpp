@@ -18,4 +18,18 @@ const char* to_string(policy_kind k) noexcept {
   return "unknown";
 }
 
+const char* to_string(token_source s) noexcept {
+  switch (s) {
+    case token_source::none:
+      return "none";
+    case token_source::inline_value:
+      return "admin.token";
+    case token_source::file:
+      return "admin.token_file";
+    case token_source::environment:
+      return "TALLY_ADMIN_TOKEN";
+  }
+  return "unknown";
+}
+
 }  // namespace tally::config

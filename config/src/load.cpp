@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "diagnostics.hpp"
@@ -63,7 +64,8 @@ file_contents read_whole_file(const std::string& path) {
   return out;
 }
 
-void parse_and_validate(std::string_view yaml, config& out, detail::diagnostics& diag) {
+void parse_and_validate(std::string_view yaml, config& out, detail::diagnostics& diag,
+                        const load_options& options) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -71,18 +73,34 @@ void parse_and_validate(std::string_view yaml, config& out, detail::diagnostics&
     diag.report(e.mark, "invalid YAML: " + e.msg);
     return;
   }
-  detail::read_config(root, out, diag);
+  detail::read_config(root, out, diag, options);
 }
 
 }  // namespace
 
+load_options load_options_from_environment() {
+  load_options options;
+  if (const char* token = std::getenv("TALLY_ADMIN_TOKEN"); token && *token)
+    options.admin_token_override = token;
+  return options;
+}
+
 load_result load_config_string(std::string_view yaml, std::string source_name) {
+  return load_config_string(yaml, std::move(source_name), load_options_from_environment());
+}
+
+load_result load_config_file(const std::string& path) {
+  return load_config_file(path, load_options_from_environment());
+}
+
+load_result load_config_string(std::string_view yaml, std::string source_name,
+                               const load_options& options) {
   detail::diagnostics diag(source_name);
   try {
     auto parsed = std::make_shared<config>();
     parsed->source_name = std::move(source_name);
     parsed->content_hash = sha256_hex(yaml);
-    parse_and_validate(yaml, *parsed, diag);
+    parse_and_validate(yaml, *parsed, diag, options);
     if (diag.empty()) return {std::move(parsed), {}};
   } catch (const std::exception& e) {
     diag.report_unplaced(std::string("internal error while reading the config: ") + e.what());
@@ -92,7 +110,7 @@ load_result load_config_string(std::string_view yaml, std::string source_name) {
   return {nullptr, diag.take_in_file_order()};
 }
 
-load_result load_config_file(const std::string& path) {
+load_result load_config_file(const std::string& path, const load_options& options) {
   try {
     auto contents = read_whole_file(path);
     if (!contents.problem.empty()) {
@@ -100,7 +118,7 @@ load_result load_config_file(const std::string& path) {
       diag.report_unplaced("cannot read: " + contents.problem);
       return {nullptr, diag.take_in_file_order()};
     }
-    return load_config_string(contents.bytes, path);
+    return load_config_string(contents.bytes, path, options);
   } catch (...) {
     // Only allocation can throw here; say so rather than let it escape.
     return {nullptr, {config_error{path, 0, 0, "cannot read: out of memory"}}};

@@ -15,7 +15,9 @@
 namespace tally::config::detail {
 
 // The whole document: the top level and everything under it. (schema_top.cpp)
-void read_config(const YAML::Node& root, config& out, diagnostics& diag);
+// `options` brings what overrides the file (TALLY_ADMIN_TOKEN).
+void read_config(const YAML::Node& root, config& out, diagnostics& diag,
+                 const load_options& options);
 
 // `pools:` and each pool's policy, hash_key and backends. (schema_pools.cpp)
 void read_pools(const map_reader& top, std::vector<pool_config>& out);

@@ -7,6 +7,8 @@
 namespace tally::config::detail {
 namespace {
 
+constexpr duration largest_clock_offset{60'000};
+
 // Ids and addresses already used in the cluster, with their 1-based lines, so a repeat can
 // point at the first.
 struct seen_value {
@@ -76,7 +78,8 @@ void read_peers(const map_reader& cluster, peer_uniqueness& seen, std::vector<pe
 void read_cluster(const map_reader& top, std::optional<cluster_config>& out) {
   if (!top.has("cluster")) return;
   auto& cluster_out = out.emplace();
-  map_reader cluster(top, "cluster", {"node_id", "peers", "gossip_interval", "vote_ttl"});
+  map_reader cluster(top, "cluster",
+                     {"node_id", "peers", "gossip_interval", "vote_ttl", "max_clock_offset"});
   if (!cluster.is_map()) return;
 
   peer_uniqueness seen;
@@ -88,6 +91,18 @@ void read_cluster(const map_reader& top, std::optional<cluster_config>& out) {
   bool gossip_ok = cluster.read_duration("gossip_interval", cluster_out.gossip_interval) ||
                    !cluster.has("gossip_interval");
   bool ttl_ok = cluster.read_duration("vote_ttl", cluster_out.vote_ttl) || !cluster.has("vote_ttl");
+  duration offset = cluster_out.max_clock_offset;
+  if (cluster.read_duration("max_clock_offset", offset)) {
+    // The bound exists to stop a replica with a wrong clock; an hour would stop almost none.
+    if (offset > largest_clock_offset)
+      cluster.diag().report(cluster.value_mark("max_clock_offset"),
+                            cluster.field("max_clock_offset") + " must be at most " +
+                                format_duration(largest_clock_offset) + ", got " +
+                                format_duration(offset) +
+                                "; fix the replicas' clocks (NTP) instead of widening it");
+    else
+      cluster_out.max_clock_offset = offset;
+  }
   if (gossip_ok && ttl_ok && cluster_out.vote_ttl <= cluster_out.gossip_interval) {
     auto at = cluster.has("vote_ttl") ? cluster.value_mark("vote_ttl")
                                       : cluster.value_mark("gossip_interval");

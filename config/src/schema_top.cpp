@@ -1,4 +1,12 @@
 // The top level of the file and its small sections: admin, timeouts, limits, access_log.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <limits>
 
 #include "scalars.hpp"
@@ -37,29 +45,173 @@ void check_listeners_differ(const map_reader& top, const map_reader& admin, cons
     return;
   if (admin.has("listen")) {
     top.diag().report(admin.value_mark("listen"),
-                      "admin.listen " + quoted(out.admin_listen.text) +
+                      "admin.listen " + detail::quoted(out.admin_listen.text) +
                           " is the same address as listen; give the admin API its own port");
   } else {
     top.diag().report(top.value_mark("listen"),
-                      "listen " + quoted(out.listen.text) +
+                      "listen " + detail::quoted(out.listen.text) +
                           " is the address admin.listen uses by default; pick another port or "
                           "set admin.listen");
   }
 }
 
+// A token is a secret of a line, not a document: anything bigger is the wrong file.
+constexpr std::size_t largest_token_bytes = 4096;
+
+// It travels in an HTTP header (Authorization) and keys the peer signatures; a space, a control
+// character or a non-ASCII byte would be mangled or refused on the way.
+bool is_token_text(std::string_view token) {
+  for (unsigned char c : token)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+const char* token_text_rule() {
+  return "must be printable ASCII without spaces (it is sent in an HTTP header)";
+}
+
+// The token the file holds, with the trailing newline(s) an editor or `echo` adds removed;
+// `problem` says what is wrong otherwise.
+std::optional<std::string> read_token_file(const std::string& path, std::string& problem) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    problem = std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string bytes;
+  char buffer[1024];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      problem = std::strerror(errno);
+      break;
+    }
+    if (n == 0) break;
+    bytes.append(buffer, static_cast<std::size_t>(n));
+    if (bytes.size() > largest_token_bytes) {
+      problem = "it is larger than 4KiB; it should hold the token alone";
+      break;
+    }
+  }
+  ::close(fd);
+  if (!problem.empty()) return std::nullopt;
+  while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r'))
+    bytes.pop_back();
+  return bytes;
+}
+
+// Relative to the config file's directory, so `tally check` finds the same file from anywhere.
+std::string resolve_beside(const std::string& config_file, const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(config_file).parent_path() / p).string();
+}
+
+// 127.0.0.0/8, ::1, ::ffff:127.x.y.z and the name localhost: only this host can connect.
+bool is_loopback(const std::string& host) {
+  std::string lower = host;
+  for (auto& c : lower)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "localhost") return true;
+  unsigned char bytes[16];
+  if (::inet_pton(AF_INET, host.c_str(), bytes) == 1) return bytes[0] == 127;
+  if (::inet_pton(AF_INET6, host.c_str(), bytes) == 1) {
+    static constexpr unsigned char v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                      0, 0, 0, 0, 0, 0, 0, 1};
+    if (std::memcmp(bytes, v6_loopback, 16) == 0) return true;
+    static constexpr unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(bytes, v4_mapped, 12) == 0 && bytes[12] == 127;
+  }
+  return false;
+}
+
+// admin.token or admin.token_file, then TALLY_ADMIN_TOKEN over both. Returns false when a
+// configured token could not be used (already reported), so no second error piles on.
+bool read_admin_token(const map_reader& admin, config& out, const load_options& options) {
+  bool ok = true;
+  if (admin.read_string("token", out.admin_token, /*allow_empty=*/true) &&
+      !out.admin_token.empty()) {
+    out.admin_token_source = token_source::inline_value;
+    if (!is_token_text(out.admin_token)) {
+      admin.diag().report(admin.value_mark("token"),
+                          admin.field("token") + " " + token_text_rule());
+      ok = false;
+    }
+  }
+  if (admin.has("token_file")) {
+    const auto at = admin.value_mark("token_file");
+    if (admin.has("token")) {
+      admin.diag().report(at,
+                          "admin.token and admin.token_file are both set; keep one "
+                          "(token_file keeps the secret out of this file)");
+      ok = false;
+    } else if (admin.read_string("token_file", out.admin_token_file)) {
+      const auto path = resolve_beside(admin.diag().file(), out.admin_token_file);
+      std::string problem;
+      auto token = read_token_file(path, problem);
+      if (!token) {
+        admin.diag().report(at, "admin.token_file " + detail::quoted(path) +
+                                    " cannot be read: " + problem +
+                                    "; create it with the token as its only line, "
+                                    "readable by tally's user, or fix the path");
+        ok = false;
+      } else if (token->empty()) {
+        admin.diag().report(at, "admin.token_file " + detail::quoted(path) +
+                                    " is empty; write the token into it (one line)");
+        ok = false;
+      } else if (!is_token_text(*token)) {
+        admin.diag().report(at, "the token in admin.token_file " + detail::quoted(path) + " " +
+                                    token_text_rule() + "; only a trailing newline is trimmed");
+        ok = false;
+      } else {
+        out.admin_token = std::move(*token);
+        out.admin_token_source = token_source::file;
+      }
+    } else {
+      ok = false;
+    }
+  }
+  if (options.admin_token_override && !options.admin_token_override->empty()) {
+    if (!is_token_text(*options.admin_token_override)) {
+      admin.diag().report_unplaced(std::string("the environment variable TALLY_ADMIN_TOKEN ") +
+                                   token_text_rule() + "; fix it or unset it");
+      return false;
+    }
+    out.admin_token = *options.admin_token_override;
+    out.admin_token_source = token_source::environment;
+    return true;  // whatever the file said about the token no longer applies
+  }
+  return ok;
+}
+
 // `listen_ok`: the top-level listen holds what the file says (or its default), so the two
 // listeners can be compared.
-void read_admin(const map_reader& top, config& out, bool listen_ok) {
-  map_reader admin(top, "admin", {"listen", "token"});
+void read_admin(const map_reader& top, config& out, bool listen_ok, const load_options& options) {
+  map_reader admin(top, "admin", {"listen", "token", "token_file"});
   bool admin_listen_ok = admin.read_address("listen", out.admin_listen, /*allow_port_zero=*/true) ||
                          !admin.has("listen");
-  admin.read_string("token", out.admin_token, /*allow_empty=*/true);
+  const bool token_ok = read_admin_token(admin, out, options);
   if (listen_ok && admin_listen_ok) check_listeners_differ(top, admin, out);
+  // Secure by default: the admin listener also serves /cluster/*, so without a token anyone who
+  // can reach it could drain backends and vote them down.
+  if (admin_listen_ok && token_ok && out.admin_token.empty() &&
+      !is_loopback(out.admin_listen.host)) {
+    const auto at = admin.has("listen") ? admin.value_mark("listen") : top.mark();
+    top.diag().report(at, "admin.listen " + detail::quoted(out.admin_listen.text) +
+                              " is reachable from other hosts and no admin token is set, so "
+                              "anyone there could drain backends and forge cluster votes: set "
+                              "admin.token_file (or admin.token, or the environment variable "
+                              "TALLY_ADMIN_TOKEN), or listen on a loopback address such as "
+                              "127.0.0.1:" +
+                              std::to_string(out.admin_listen.port));
+  }
 }
 
 }  // namespace
 
-void read_config(const YAML::Node& root, config& out, diagnostics& diag) {
+void read_config(const YAML::Node& root, config& out, diagnostics& diag,
+                 const load_options& options) {
   if (!root.IsDefined() || root.IsNull()) {
     diag.report(YAML::Mark(), "the file is empty; a config needs at least pools: and routes:");
     return;
@@ -72,7 +224,7 @@ void read_config(const YAML::Node& root, config& out, diagnostics& diag) {
 
   bool listen_ok =
       top.read_address("listen", out.listen, /*allow_port_zero=*/true) || !top.has("listen");
-  read_admin(top, out, listen_ok);
+  read_admin(top, out, listen_ok, options);
   top.read_whole_number("workers", out.workers, 0, 256);
   read_timeouts(top, out.timeouts);
   read_limits(top, out.limits);

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <boost/json/parse.hpp>
+
 #include "tally/cluster/admin_changes.hpp"
 
 using namespace tally::cluster;
@@ -42,8 +44,9 @@ TEST_CASE("admin_changes: a local change is stamped and recorded - newer wins - 
 TEST_CASE("admin_changes: concurrent conflicting weights converge whatever the exchange order") {
   for (int order = 0; order < 2; ++order) {
     CAPTURE(order);
-    // b's clock runs ahead; a's change is made later in real time but with an older clock.
-    replica a("a", 1000), b("b", 5000);
+    // b's clock runs ahead (within max_clock_offset); a's change is made later in real time but
+    // with an older clock.
+    replica a("a", 1000), b("b", 1400);
     a.set.local_change(web1, change_field::weight, 3);
     b.set.local_change(web1, change_field::weight, 7);
     if (order == 0) {
@@ -70,7 +73,7 @@ TEST_CASE("admin_changes: identical clocks tie-break on node id") {
 }
 
 TEST_CASE("admin_changes: a change made after seeing another wins even with a slower clock") {
-  replica a("a", 1000), b("b", 5000);
+  replica a("a", 1000), b("b", 1400);
   b.set.local_change(web1, change_field::weight, 7);
   a.set.merge(b.set.all());  // a's HLC jumps to b's time
   a.set.local_change(web1, change_field::weight, 2);
@@ -86,4 +89,33 @@ TEST_CASE("admin_changes: retain drops records of removed backends") {
   a.set.retain({web1});
   REQUIRE(a.set.all().size() == 1);
   CHECK(a.set.all()[0].key == web1);
+}
+
+TEST_CASE("admin_changes: a record stamped beyond max_clock_offset is refused - not adopted") {
+  // b's clock runs 4s ahead: a refuses b's records instead of letting them outrank its own.
+  replica a("a", 1000), b("b", 5000);
+  a.set.local_change(web1, change_field::weight, 3);
+  b.set.local_change(web1, change_field::drained, 1);
+  CHECK(a.set.merge(b.set.all()).empty());
+  CHECK(a.set.refused_ahead() == 1);
+  CHECK(a.set.all().size() == 1);
+  CHECK(a.clock.current().physical_ms == 1000);  // not dragged 4s ahead
+  // Within the bound it is accepted once a's wall clock catches up.
+  a.wall_ms = 4600;
+  CHECK(a.set.merge(b.set.all()).size() == 1);
+}
+
+TEST_CASE("admin_changes: a weight above 1000 or an empty origin node does not decode") {
+  auto weight = [](const char* v) {
+    return boost::json::parse(
+        std::string(R"({"pool":"web","backend":"b","field":"weight","value":)") + v +
+        R"(,"hlc":{"ms":1,"c":0,"node":"a"}})");
+  };
+  CHECK(admin_change_from_json(weight("1000"), 512));
+  CHECK_FALSE(admin_change_from_json(weight("1001"), 512));
+  CHECK_FALSE(admin_change_from_json(weight("4294967295"), 512));
+  CHECK_FALSE(admin_change_from_json(
+      boost::json::parse(R"({"pool":"web","backend":"b","field":"drained","value":true,)"
+                         R"("hlc":{"ms":1,"c":0,"node":""}})"),
+      512));
 }

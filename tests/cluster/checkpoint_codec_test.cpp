@@ -47,7 +47,8 @@ TEST_CASE("checkpoint codec: a state survives encode and decode unchanged") {
   auto state = sample_state(3, 5);
   state.node_id = "node \"quoted\" \\ back-slashed \xc3\xa9";  // escapes and UTF-8
   state.pools[0].backends[0].admin_hlc.reset();
-  state.pools[0].backends[1].admin_hlc = checkpoint_admin_stamp{~0ull, ~0u, "n"};
+  // The largest values the format allows: an HLC millisecond is an int64.
+  state.pools[0].backends[1].admin_hlc = checkpoint_admin_stamp{std::uint64_t(INT64_MAX), ~0u, "n"};
   state.pools[1].backends.clear();
 
   const auto bytes = encode_checkpoint(state);
@@ -162,6 +163,9 @@ TEST_CASE("checkpoint codec: unparsable input fails without throwing") {
   CHECK(decode_checkpoint("{").error.find("not valid JSON") == 0);
   CHECK(decode_checkpoint("{}").error == "missing field \"format_version\"");
   CHECK(decode_checkpoint(std::string(max_checkpoint_bytes + 1, ' ')).error.find("too large") == 0);
+  // 4 MiB holds ~20,000 backends: far more than a cluster gossips about, far less than 64 MiB.
+  CHECK(max_checkpoint_bytes == 4u << 20);
+  CHECK(encode_checkpoint(testing::sample_state(10, 1000)).size() < max_checkpoint_bytes);
 }
 
 TEST_CASE("checkpoint codec: wrong types and missing or unknown fields name the place") {
@@ -181,7 +185,27 @@ TEST_CASE("checkpoint codec: wrong types and missing or unknown fields name the 
   expect([&](json::object& d) { backend(d)["weight"] = -1; },
          "pools[0].backends[1].weight: expected a non-negative integer");
   expect([&](json::object& d) { backend(d)["weight"] = 4294967296ll; },
-         "pools[0].backends[1].weight: value 4294967296 is too large");
+         "pools[0].backends[1].weight: value 4294967296 is too large (at most 1000)");
+  // The admin API and the config allow 0..1000; a checkpoint may not claim more.
+  expect([&](json::object& d) { backend(d)["weight"] = 1001; },
+         "pools[0].backends[1].weight: value 1001 is too large (at most 1000)");
+  // An HLC millisecond must fit the int64 the clock keeps it in.
+  expect(
+      [&](json::object& d) {
+        backend(d)["admin_hlc"] =
+            json::object{{"physical_ms", 18446744073709551615ull}, {"logical", 0}, {"node", "x"}};
+      },
+      "pools[0].backends[1].admin_hlc.physical_ms: value 18446744073709551615 is too large (at "
+      "most 9223372036854775807)");
+  expect([&](json::object& d) { d["hlc"].as_object()["physical_ms"] = 9223372036854775808ull; },
+         "hlc.physical_ms: value 9223372036854775808 is too large (at most 9223372036854775807)");
+  expect(
+      [&](json::object& d) {
+        backend(d)["admin_hlc"] = json::object{{"physical_ms", 1}, {"logical", 0}, {"node", ""}};
+      },
+      "pools[0].backends[1].admin_hlc.node: expected a node id, got an empty string");
+  expect([&](json::object& d) { backend(d)["address"] = std::string(513, 'a'); },
+         "pools[0].backends[1].address: longer than 512 bytes");
   expect([&](json::object& d) { backend(d)["weight"] = 1.5; },
          "pools[0].backends[1].weight: expected a non-negative integer");
   expect([&](json::object& d) { backend(d)["drained"] = 1; },

@@ -68,11 +68,12 @@ TEST_CASE("checkpoint file: a failed write keeps the last good file") {
   temp_dir dir;
   const auto path = dir / "state.json";
   REQUIRE_FALSE(write_checkpoint_file(path, "good"));
-  // A directory where the temp file goes makes creating it fail, even for root.
-  fs::create_directory(checkpoint_temp_path(path, ::getpid()));
-  const auto error = write_checkpoint_file(path, "new");
+  // Something already at the temp file's name makes creating it fail, even for root.
+  const std::string nonce = "00112233aabbccdd";
+  fs::create_directory(checkpoint_temp_path(path, ::getpid(), nonce));
+  const auto error = write_checkpoint_file(path, "new", nonce);
   REQUIRE(error);
-  CHECK(error->error_number == EISDIR);
+  CHECK(error->error_number == EEXIST);
   CHECK(read_whole_file(path) == "good");
 }
 
@@ -91,7 +92,7 @@ TEST_CASE("checkpoint file: running out of space mid-write removes the partial t
     rlimit limit{4096, 4096};
     ::setrlimit(RLIMIT_FSIZE, &limit);
     const auto error = write_checkpoint_file(path, std::string(100000, 'x'));
-    const bool temp_gone = !fs::exists(checkpoint_temp_path(path, ::getpid()));
+    const bool temp_gone = checkpoint_temp_files(path, ::getpid()).empty();
     ::_exit(error && error->error_number == EFBIG && temp_gone ? 0 : 1);
   }
   int status = 0;
@@ -142,15 +143,53 @@ TEST_CASE("checkpoint file: stale temp files of dead writers are removed - live 
   if (dead == 0) ::_exit(0);
   ::waitpid(dead, nullptr, 0);
 
-  testing::write_whole_file(checkpoint_temp_path(path, dead), "half");
-  testing::write_whole_file(checkpoint_temp_path(path, ::getpid()), "mine");
+  const std::string nonce = "0123456789abcdef";
+  testing::write_whole_file(checkpoint_temp_path(path, dead, nonce), "half");
+  auto legacy = path;
+  legacy += ".tmp-" + std::to_string(dead);  // the name older versions used
+  testing::write_whole_file(legacy, "half");
+  testing::write_whole_file(checkpoint_temp_path(path, ::getpid(), nonce), "mine");
   testing::write_whole_file(dir / "state.json.tmp-abc", "not a pid");
   testing::write_whole_file(dir / "other.json.tmp-1", "another file's");
-  CHECK(remove_stale_checkpoint_temps(path) == 1);
-  CHECK_FALSE(fs::exists(checkpoint_temp_path(path, dead)));
-  CHECK(fs::exists(checkpoint_temp_path(path, ::getpid())));
+  auto not_nonce = path;
+  not_nonce += ".tmp-" + std::to_string(dead) + "-zz";
+  testing::write_whole_file(not_nonce, "not our name");
+  CHECK(remove_stale_checkpoint_temps(path) == 2);
+  CHECK_FALSE(fs::exists(checkpoint_temp_path(path, dead, nonce)));
+  CHECK_FALSE(fs::exists(legacy));
+  CHECK(fs::exists(checkpoint_temp_path(path, ::getpid(), nonce)));
   CHECK(fs::exists(dir / "state.json.tmp-abc"));
   CHECK(fs::exists(dir / "other.json.tmp-1"));
+  CHECK(fs::exists(not_nonce));
+}
+
+TEST_CASE("checkpoint file: a symlink planted at the temp name is not followed") {
+  temp_dir dir;
+  const auto path = dir / "state.json";
+  const auto victim = dir / "victim";
+  testing::write_whole_file(victim, "precious");
+  const std::string nonce = "feedfacecafebeef";
+  fs::create_symlink(victim, checkpoint_temp_path(path, ::getpid(), nonce));
+  const auto error = write_checkpoint_file(path, "attacker-chosen", nonce);
+  REQUIRE(error);
+  CHECK((error->error_number == EEXIST || error->error_number == ELOOP));
+  CHECK(read_whole_file(victim) == "precious");
+  CHECK_FALSE(fs::exists(path));
+}
+
+TEST_CASE("checkpoint file: the temp name is unpredictable and the file is private (0600)") {
+  temp_dir dir;
+  const auto path = dir / "state.json";
+  // Names planted for every nonce an attacker might guess from the pid alone do not matter.
+  auto guessed = path;
+  guessed += ".tmp-" + std::to_string(::getpid());
+  fs::create_directory(guessed);
+  REQUIRE_FALSE(write_checkpoint_file(path, "one"));
+  REQUIRE_FALSE(write_checkpoint_file(path, "two"));
+  CHECK(read_whole_file(path) == "two");
+  CHECK(checkpoint_temp_files(path, ::getpid()).empty());  // nothing left behind
+  const auto perms = fs::status(path).permissions();
+  CHECK((perms & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // Restoring on start and from a peer: per-backend matching, and bad files set aside.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <cstdint>
+
 #include "checkpoint_fixtures.hpp"
 #include "tally/cluster/checkpoint_codec.hpp"
 #include "tally/cluster/checkpoint_file.hpp"
@@ -181,6 +184,57 @@ TEST_CASE("checkpoint restore: a backend listed twice is restored once") {
   REQUIRE(result.backends.size() == 1);
   CHECK(result.backends[0].saved.weight == 7);  // the first saved entry
   CHECK(result.not_in_file == 1);
+}
+
+TEST_CASE("checkpoint restore: an admin stamp far ahead of the clock is refused and set aside") {
+  using namespace std::chrono_literals;
+  temp_dir dir;
+  const auto path = dir / "state.json";
+  auto state = saved_state();
+  // A drain stamped a year after "now": restored, it would win against every later enable.
+  const auto now_ms = std::uint64_t(
+      std::chrono::duration_cast<std::chrono::milliseconds>(fixed_now().time_since_epoch())
+          .count());
+  state.pools[0].backends[1].admin_hlc =
+      checkpoint_admin_stamp{now_ms + 365ull * 24 * 3600 * 1000, 0, "tally-b"};
+  REQUIRE_FALSE(write_checkpoint_file(path, encode_checkpoint(state)));
+  const auto result = restore_checkpoint(path, same_table(), fixed_now(), 500ms);
+  CHECK(result.status == checkpoint_restore_status::failure);
+  CHECK(result.message.find("pools[0].backends[1].admin_hlc.physical_ms") != std::string::npos);
+  CHECK(result.message.find("ahead of this replica's clock") != std::string::npos);
+  CHECK(result.backends.empty());
+  REQUIRE(result.moved_to);
+  CHECK_FALSE(fs::exists(path));
+
+  // Within the offset is fine; the default bound applies without one.
+  state.pools[0].backends[1].admin_hlc = checkpoint_admin_stamp{now_ms + 500, 0, "tally-b"};
+  REQUIRE_FALSE(write_checkpoint_file(path, encode_checkpoint(state)));
+  CHECK(restore_checkpoint(path, same_table(), fixed_now()).status ==
+        checkpoint_restore_status::restored);
+  state.hlc = {now_ms + 501, 0};
+  CHECK(check_checkpoint_clock(state, fixed_now(), 500ms)->find("hlc.physical_ms") == 0);
+}
+
+TEST_CASE("checkpoint restore: a peer's body with out-of-range values is refused") {
+  using namespace std::chrono_literals;
+  auto state = saved_state();
+  state.hlc = {std::uint64_t(INT64_MAX), 0};
+  const auto poisoned =
+      restore_checkpoint_from_bytes(encode_checkpoint(state), same_table(), fixed_now(), 500ms);
+  CHECK(poisoned.status == checkpoint_restore_status::failure);
+  CHECK(poisoned.message.find("checkpoint from peer rejected: hlc.physical_ms") == 0);
+
+  state = saved_state();
+  state.pools[0].backends[0].weight = 4'000'000'000u;  // the API allows 0..1000
+  const auto heavy =
+      restore_checkpoint_from_bytes(encode_checkpoint(state), same_table(), fixed_now(), 500ms);
+  CHECK(heavy.status == checkpoint_restore_status::failure);
+  CHECK(heavy.message.find("weight: value 4000000000 is too large") != std::string::npos);
+
+  const auto huge = restore_checkpoint_from_bytes(std::string(max_checkpoint_bytes + 1, ' '),
+                                                  same_table(), fixed_now(), 500ms);
+  CHECK(huge.status == checkpoint_restore_status::failure);
+  CHECK(huge.message.find("too large") != std::string::npos);
 }
 
 }  // namespace

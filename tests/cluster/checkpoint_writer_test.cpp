@@ -154,7 +154,8 @@ TEST_CASE("checkpoint writer: failures are logged and counted - serving goes on"
 TEST_CASE("checkpoint writer: after a failure the last good file is intact - and writes recover") {
   temp_dir dir;
   recorder seen;
-  const auto path = dir / "state.json";
+  fs::create_directory(dir / "state");
+  const auto path = dir / "state" / "state.json";
   checkpoint_writer_options options{path};
   options.min_spacing = 10s;  // after the first write, only flush() writes
   seen.attach(options);
@@ -162,14 +163,16 @@ TEST_CASE("checkpoint writer: after a failure the last good file is intact - and
   writer.request_write(sample_state(1, 2, 1));
   REQUIRE(writer.flush());
 
-  const auto blocker = checkpoint_temp_path(path, ::getpid());
-  fs::create_directory(blocker);  // the temp file cannot be created, even as root
+  // A file where the directory was: the temp file cannot be created, even as root.
+  fs::rename(dir / "state", dir / "state.away");
+  testing::write_whole_file(dir / "state", "in the way");
   writer.request_write(sample_state(1, 2, 2));
   CHECK_FALSE(writer.flush());
   CHECK(writer.failures() == 1);
-  CHECK(decode_file(path).hlc == sample_state(1, 2, 1).hlc);
+  CHECK(decode_file(dir / "state.away" / "state.json").hlc == sample_state(1, 2, 1).hlc);
 
-  fs::remove(blocker);
+  fs::remove(dir / "state");
+  fs::rename(dir / "state.away", dir / "state");
   CHECK(writer.flush());  // retries the state that failed
   CHECK(decode_file(path).hlc == sample_state(1, 2, 2).hlc);
   CHECK(writer.successes() == 2);

@@ -66,7 +66,7 @@ TEST_CASE("cluster_node: two down votes of three set the backend down - with one
   f.b1->set_local_up(false);
   f.node.run_round();
   CHECK(f.b1->up());  // one vote of three
-  auto r = f.node.handle_votes(encode(f.message("b", false)));
+  auto r = f.node.handle_votes(encode(f.message("b", false)), "");
   CHECK(r.status == 200);
   CHECK_FALSE(f.b1->up());
   CHECK(f.b2->up());
@@ -83,7 +83,7 @@ TEST_CASE("cluster_node: malformed bodies get 400 and change nothing") {
        std::vector<std::string>{"garbage", "{}", R"({"node":"b","incarnation":"0000000000000063",
        "seq":1,"hlc":{"ms":1,"c":0,"node":"b"},"votes":[{"pool":"web"}],"changes":[]})",
                                 std::string(300 * 1024, ' ')}) {
-    auto r = f.node.handle_votes(body);
+    auto r = f.node.handle_votes(body, "");
     CHECK(r.status == 400);
     CHECK(r.body.find("error") != std::string::npos);
   }
@@ -100,8 +100,8 @@ TEST_CASE("cluster_node: a replayed message changes nothing") {
   f.b1->set_local_up(false);
   f.node.run_round();
   auto down = encode(f.message("b", false));
-  f.node.handle_votes(encode(f.message("b", true)));  // seq 2 arrives first
-  auto r = f.node.handle_votes(down);                 // seq 1: old
+  f.node.handle_votes(encode(f.message("b", true)), "");  // seq 2 arrives first
+  auto r = f.node.handle_votes(down, "");                 // seq 1: old
   CHECK(r.status == 200);
   CHECK(r.body.find("\"accepted\":false") != std::string::npos);
   CHECK(f.b1->up());
@@ -113,7 +113,7 @@ TEST_CASE("cluster_node: votes and changes for unknown backends are ignored and 
   auto m = f.message("b", true);
   m.votes.push_back({{"web", "10.9.9.9:80"}, false, 0});
   m.changes.push_back({{"web", "10.9.9.9:80"}, change_field::drained, 1, {1, 0, "b"}});
-  CHECK(f.node.handle_votes(encode(m)).status == 200);
+  CHECK(f.node.handle_votes(encode(m), "").status == 200);
   auto c = f.node.counters();
   CHECK(c.votes_unknown_backend == 1);
   CHECK(c.changes_unknown_backend == 1);
@@ -134,7 +134,7 @@ TEST_CASE("cluster_node: admin changes apply locally and from peers - newest sta
   const auto t = *f.clocks.wall_ms;
   m.changes = {{{"web", "127.0.0.1:9001"}, change_field::drained, 0, {t - 10, 0, "b"}},
                {{"web", "127.0.0.1:9001"}, change_field::weight, 9, {t + 10, 0, "b"}}};
-  f.node.handle_votes(encode(m));
+  f.node.handle_votes(encode(m), "");
   CHECK(f.b1->drained());
   CHECK(f.b1->weight() == 9);
   // Our next change is stamped after the peer's (the HLC advanced on receipt).
@@ -174,14 +174,14 @@ TEST_CASE("cluster_node: a backend restored down stays down until a quorum says 
   CHECK_FALSE(b3->up());
   auto m = f.message("c", true);
   m.votes.push_back({{"web", "127.0.0.1:9003"}, true, 0});
-  f.node.handle_votes(encode(m));
+  f.node.handle_votes(encode(m), "");
   CHECK(b3->up());
 }
 
 TEST_CASE("cluster_node: status_json shows votes with ages and peers") {
   node_fixture f;
   f.node.run_round();
-  f.node.handle_votes(encode(f.message("b", false)));
+  f.node.handle_votes(encode(f.message("b", false)), "");
   f.clocks.advance(100ms);
   auto s = f.node.status_json();
   CHECK(s["node_id"].as_string() == "a");

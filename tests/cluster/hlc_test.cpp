@@ -3,6 +3,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <chrono>
+#include <cstdint>
+
 #include "tally/cluster/hlc.hpp"
 
 using namespace tally::cluster;
@@ -38,7 +41,8 @@ TEST_CASE("hlc: now() is strictly monotonic even when the wall clock stalls or g
 
 TEST_CASE("hlc: update() moves past a remote stamp from the future and stays ahead of it") {
   manual_wall wall;
-  hybrid_clock clock("a", wall.fn());
+  // 4s ahead is within this clock's bound; the default bound is tested below.
+  hybrid_clock clock("a", wall.fn(), std::chrono::seconds(10));
   hlc_timestamp remote{5000, 7, "b"};
   auto t = clock.update(remote);
   CHECK(t.physical_ms == 5000);
@@ -59,10 +63,64 @@ TEST_CASE("hlc: update() moves past a remote stamp from the future and stays ahe
   CHECK(t4.logical == 0);
 }
 
+TEST_CASE("hlc: a stamp further ahead than max_offset is refused - not adopted") {
+  manual_wall wall;
+  hybrid_clock clock("a", wall.fn());  // default bound: 500ms
+  CHECK(clock.max_offset() == default_max_clock_offset);
+  CHECK(clock.within_offset({1500, 0, "b"}));
+  CHECK_FALSE(clock.within_offset({1501, 0, "b"}));
+  CHECK(clock.ahead_by({1501, 0, "b"}) == std::chrono::milliseconds(501));
+  CHECK(clock.ahead_by({10, 0, "b"}) == std::chrono::milliseconds(0));
+
+  // A replica whose clock ran a year ahead: its stamp does not drag ours along.
+  const std::int64_t year_ms = 365LL * 24 * 3600 * 1000;
+  auto t = clock.update({1000 + year_ms, 0, "b"});
+  CHECK(t.physical_ms == 1000);
+  // One forged stamp at the maximum neither pins the clock nor overflows it.
+  t = clock.update({INT64_MAX, UINT32_MAX, "evil"});
+  CHECK(t.physical_ms == 1000);
+  CHECK_FALSE(clock.within_offset({INT64_MAX, 0, "evil"}));
+  CHECK(clock.ahead_by({INT64_MAX, 0, "evil"}).count() == INT64_MAX - 1000);
+  // Our own later changes still win over an honest peer's, not over a poisoned one.
+  wall.ms = 1200;
+  CHECK(clock.now().physical_ms == 1200);
+}
+
+TEST_CASE("hlc: the bound moves with the wall clock - at INT64_MAX it saturates") {
+  manual_wall wall;
+  wall.ms = INT64_MAX - 10;
+  hybrid_clock clock("a", wall.fn());
+  CHECK(clock.within_offset({INT64_MAX, 0, "b"}));  // no overflow computing now + offset
+  auto t = clock.update({INT64_MAX, UINT32_MAX, "b"});
+  CHECK(t.physical_ms == INT64_MAX);  // nowhere to carry to: stays, does not wrap negative
+  CHECK(t.logical == UINT32_MAX);
+  CHECK(clock.now().physical_ms == INT64_MAX);
+}
+
+TEST_CASE("hlc: a counter at its maximum carries into the next millisecond instead of wrapping") {
+  manual_wall wall;
+  hybrid_clock clock("a", wall.fn());
+  const hlc_timestamp remote{1000, UINT32_MAX, "b"};
+  auto t = clock.update(remote);
+  CHECK(remote < t);  // wrapping to 0 would have sorted it before the remote stamp
+  CHECK(t.physical_ms == 1001);
+  CHECK(t.logical == 0);
+  // The same from now() on a clock that stands still.
+  hybrid_clock still("c", wall.fn());
+  auto a = still.update({1000, UINT32_MAX - 1, "b"});
+  auto b = still.now();
+  auto c = still.now();
+  CHECK(a.logical == UINT32_MAX);
+  CHECK(a < b);
+  CHECK(b.physical_ms == 1001);
+  CHECK(b.logical == 0);
+  CHECK(b < c);
+}
+
 TEST_CASE("hlc: a causally later event is ordered after its cause on another node") {
   manual_wall wall_a, wall_b;
-  wall_b.ms = 10;  // b's clock is far behind a's
-  hybrid_clock a("a", wall_a.fn()), b("b", wall_b.fn());
+  wall_b.ms = 10;  // b's clock is far behind a's (a's stamps are within b's 10s bound)
+  hybrid_clock a("a", wall_a.fn()), b("b", wall_b.fn(), std::chrono::seconds(10));
   auto sent = a.now();
   b.update(sent);
   auto later = b.now();

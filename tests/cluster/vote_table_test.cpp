@@ -168,3 +168,33 @@ TEST_CASE("vote_table: set_backends keeps remaining backends' state and drops re
   CHECK(t.table.verdict(web3) == false);  // new: starts from the value given
   CHECK_FALSE(t.table.verdict(web2));
 }
+
+TEST_CASE("vote_table: a forged new incarnation cannot retire a live peer - a newer one can") {
+  three_nodes t;
+  const hlc_timestamp at_100{100, 0, "b"};
+  CHECK(t.table.accept({"b", 7, 1}, at_100, {{web1, true, 0}}) == accept_result::accepted);
+  // Someone claims to be b with a made-up incarnation and an older (or equal) stamp: refused,
+  // and the real b keeps talking.
+  CHECK(t.table.accept({"b", 666, 1}, {99, 5, "b"}, {{web1, false, 0}}) ==
+        accept_result::stale_incarnation);
+  CHECK(t.table.accept({"b", 666, 2}, at_100, {{web1, false, 0}}) ==
+        accept_result::stale_incarnation);
+  CHECK(t.table.ignored_stale_incarnation() == 2);
+  CHECK(t.table.votes_down(web1) == 0);
+  CHECK(t.table.accept({"b", 7, 2}, {101, 0, "b"}, {{web1, true, 0}}) == accept_result::accepted);
+
+  // A real restart stamps later than its previous life: accepted, the old life is retired.
+  CHECK(t.table.accept({"b", 8, 1}, {102, 0, "b"}, {{web1, false, 0}}) == accept_result::accepted);
+  CHECK(t.table.votes_down(web1) == 1);
+  CHECK(t.table.accept({"b", 7, 3}, {200, 0, "b"}, {{web1, true, 0}}) == accept_result::replayed);
+}
+
+TEST_CASE("vote_table: a restarted peer whose clock is behind is accepted after a ttl of silence") {
+  three_nodes t;
+  CHECK(t.table.accept({"b", 7, 1}, {5000, 0, "b"}, {{web1, true, 0}}) == accept_result::accepted);
+  CHECK(t.table.accept({"b", 8, 1}, {4000, 0, "b"}, {{web1, false, 0}}) ==
+        accept_result::stale_incarnation);
+  t.clocks.advance(300ms);  // the old life has been silent for the whole vote ttl
+  CHECK(t.table.accept({"b", 8, 2}, {4001, 0, "b"}, {{web1, false, 0}}) == accept_result::accepted);
+  CHECK(t.table.votes_down(web1) == 1);
+}

@@ -9,6 +9,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include "tally/cluster/peer_auth.hpp"
+
 namespace tally::cluster::test {
 
 namespace net = boost::asio;
@@ -64,7 +66,8 @@ net::awaitable<void> votes_server::serve(tcp::socket socket) {
       ++unauthorized;
       res.result(http::status::unauthorized);
     } else {
-      auto reply = node_->handle_votes(req.body());
+      // What the admin server must do too: hand the signature header to the node.
+      auto reply = node_->handle_votes(req.body(), req[signature_header]);
       res.result(reply.status);
       res.body() = std::move(reply.body);
       ++served;

@@ -1,7 +1,7 @@
 // A test-only stand-in for the admin server: POST /cluster/votes goes to cluster_node's
-// handle_votes(); with a token set, a missing or wrong "Authorization: Bearer" gets 401 (the
-// real check is the admin server's). Binds 127.0.0.1:0 at construction so the port can go into
-// the peers' configs before anything runs.
+// handle_votes() with the X-Tally-Signature header; with a token set, a missing or wrong
+// "Authorization: Bearer" gets 401 first (the real check is the admin server's). Binds 127.0.0.1:0
+// at construction so the port can go into the peers' configs before anything runs.
 #pragma once
 
 #include <atomic>

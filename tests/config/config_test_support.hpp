@@ -25,8 +25,9 @@ inline std::string after_minimal(std::string_view extra) {
   return std::string(minimal_yaml) + std::string(extra);
 }
 
-inline load_result load(std::string_view yaml) {
-  return load_config_string(yaml, "t.yaml");
+// Explicit options, so a TALLY_ADMIN_TOKEN in the test runner's environment changes nothing.
+inline load_result load(std::string_view yaml, const load_options& options = {}) {
+  return load_config_string(yaml, "t.yaml", options);
 }
 
 inline std::vector<std::string> error_texts(const load_result& r) {
@@ -38,8 +39,8 @@ inline std::vector<std::string> error_texts(const load_result& r) {
 
 // The one error `yaml` produces, as "FILE:LINE:COL: message"; fails the test when there are
 // none or several (a second error would mean a cascade the operator should not see).
-inline std::string only_error(std::string_view yaml) {
-  auto r = load(yaml);
+inline std::string only_error(std::string_view yaml, const load_options& options = {}) {
+  auto r = load(yaml, options);
   auto texts = error_texts(r);
   std::string all;
   for (const auto& t : texts)

@@ -164,7 +164,7 @@ TEST_CASE("cluster: unknown keys - node_id required") {
     CHECK(starts_with(e, "t.yaml:7:10: "));
     CHECK(contains(e,
                    "cluster must be a map of key: value (one of: node_id, peers, gossip_interval, "
-                   "vote_ttl), got \"lb-1\""));
+                   "vote_ttl, max_clock_offset), got \"lb-1\""));
   }
 }
 

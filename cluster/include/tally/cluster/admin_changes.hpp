@@ -30,7 +30,11 @@ struct admin_change {
   bool operator==(const admin_change&) const = default;
 };
 
+// The admin API's range for a weight (and the config's): a peer may not set more.
+inline constexpr std::uint32_t max_admin_weight = 1000;
+
 // {"pool","backend","field":"drained"|"weight","value":<bool|uint>,"hlc":{...}}
+// Decoding refuses a weight above max_admin_weight and an empty origin node.
 boost::json::value to_json(const admin_change& c);
 std::optional<admin_change> admin_change_from_json(const boost::json::value& v,
                                                    std::size_t max_string_bytes);
@@ -46,8 +50,11 @@ class admin_change_set {
   admin_change local_change(backend_key key, change_field field, std::uint32_t value);
 
   // Records received from a peer: advances the clock past each stamp and keeps those newer than
-  // what is held. Returns the records that won (the caller applies them).
+  // what is held. Returns the records that won (the caller applies them). Records stamped
+  // further ahead than the clock's max_offset are refused (neither kept nor adopted by the
+  // clock) and counted in refused_ahead(): kept, one would win against every later change.
   std::vector<admin_change> merge(const std::vector<admin_change>& remote);
+  std::uint64_t refused_ahead() const noexcept { return refused_ahead_; }
 
   // Keeps only records for backends in `keys` (after a reload), so the set stays bounded.
   void retain(const std::vector<backend_key>& keys);
@@ -61,6 +68,7 @@ class admin_change_set {
 
   hybrid_clock& clock_;
   std::map<slot, admin_change> records_;
+  std::uint64_t refused_ahead_ = 0;
 };
 
 }  // namespace tally::cluster

@@ -46,8 +46,11 @@
 
 namespace tally::cluster {
 
-// Bound on a file or peer body we are willing to parse (1,000 backends is ~180 KiB).
-inline constexpr std::size_t max_checkpoint_bytes = 64u << 20;
+// Bound on a file or peer body we are willing to parse, and on what the proxy reads from a peer.
+// 1,000 backends is ~180 KiB, so this holds ~20,000: more than a cluster can gossip about (a
+// votes message is capped at 256 KiB, ~3,000 backends), while a hostile peer can make a replica
+// hold no more than a few MiB at start-up.
+inline constexpr std::size_t max_checkpoint_bytes = 4u << 20;
 
 struct checkpoint_decode_result {
   std::optional<checkpoint_state> state;  // set on success
@@ -59,7 +62,9 @@ struct checkpoint_decode_result {
 // The file bytes for a state, checksum included. Only allocation failure can throw.
 std::string encode_checkpoint(const checkpoint_state& state);
 
-// Validates everything (JSON, format version, field types, checksum); never throws.
+// Validates everything (JSON, format version, field types and ranges: weight 0..1000, HLC
+// milliseconds within int64, strings of at most 512 bytes, non-empty node ids; checksum);
+// never throws. Checks against the clock are the restore's (checkpoint_restore.hpp).
 checkpoint_decode_result decode_checkpoint(std::string_view bytes) noexcept;
 
 // The checksum over a state's canonical content (exposed for tests and tooling).

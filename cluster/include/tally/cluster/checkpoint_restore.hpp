@@ -57,14 +57,36 @@ struct checkpoint_restore_result {
   const checkpoint_backend* find(std::string_view pool, std::string_view address) const noexcept;
 };
 
+// A checkpoint is a claim about the past: its HLC stamps may not be further ahead of this
+// replica's clock than `max_clock_offset` (cluster.max_clock_offset), or one poisoned stamp
+// would outrank every later admin change and survive every restart. Returns what is wrong
+// ("pools[0].backends[1].admin_hlc.physical_ms: ..."), or nothing when all is in range.
+std::optional<std::string> check_checkpoint_clock(const checkpoint_state& state,
+                                                  std::chrono::system_clock::time_point now,
+                                                  std::chrono::milliseconds max_clock_offset);
+
+// The default bound, for the overloads without one (cluster.max_clock_offset's default).
+inline constexpr std::chrono::milliseconds checkpoint_default_max_clock_offset{500};
+
 // Reads `path`. Missing → no_file. Unreadable → failure, the file stays where it is (it may be
 // fine, e.g. permissions). Empty, truncated, unparsable, wrong version, bad checksum → failure,
-// and the file is renamed to `<path>.corrupt-<UTC stamp of now>`. Never throws.
+// and the file is renamed to `<path>.corrupt-<UTC stamp of now>`. Values out of range (see
+// decode_checkpoint and check_checkpoint_clock) are corruption too. Never throws.
+checkpoint_restore_result restore_checkpoint(const std::filesystem::path& path,
+                                             const checkpoint_config_table& table,
+                                             std::chrono::system_clock::time_point now,
+                                             std::chrono::milliseconds max_clock_offset) noexcept;
+// With checkpoint_default_max_clock_offset.
 checkpoint_restore_result restore_checkpoint(
     const std::filesystem::path& path, const checkpoint_config_table& table,
     std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) noexcept;
 
-// The same matching for a body fetched from a peer (GET /cluster/checkpoint); nothing to move.
+// The same checks and matching for a body fetched from a peer (GET /cluster/checkpoint);
+// nothing to move. Bodies over max_checkpoint_bytes are refused.
+checkpoint_restore_result restore_checkpoint_from_bytes(
+    std::string_view bytes, const checkpoint_config_table& table,
+    std::chrono::system_clock::time_point now, std::chrono::milliseconds max_clock_offset) noexcept;
+// With the system clock and checkpoint_default_max_clock_offset.
 checkpoint_restore_result restore_checkpoint_from_bytes(
     std::string_view bytes, const checkpoint_config_table& table) noexcept;
 

@@ -3,6 +3,7 @@
 // snapshot it publishes (names carry a checkpoint_ prefix so they never collide with hlc.hpp etc.).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,13 @@
 namespace tally::cluster {
 
 inline constexpr std::int64_t checkpoint_format_version = 1;
+
+// The ranges a checkpoint's values must fall in: the same as the config and the admin API allow
+// (a weight), and what fits the types the rest of tally uses (an HLC millisecond is an int64,
+// a name is as long as a peer message may carry). A file or a peer's body claiming more is
+// damaged or hostile, never restored.
+inline constexpr std::uint32_t checkpoint_max_weight = 1000;
+inline constexpr std::size_t checkpoint_max_string_bytes = 512;
 
 // A hybrid logical clock reading: wall milliseconds plus a counter for events in the same ms.
 struct checkpoint_hlc {

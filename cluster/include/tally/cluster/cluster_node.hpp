@@ -8,6 +8,7 @@
 // except bookkeeping (no I/O).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -43,8 +44,11 @@ struct admin_mutation {
 };
 
 struct votes_reply {
-  unsigned status = 200;  // 200, or 400 for a malformed body (nothing changed)
-  std::string body;       // JSON
+  // 200 (accepted, or a harmless duplicate: "accepted": false with a "reason"), 400 malformed
+  // body, 401 missing or bad X-Tally-Signature, 409 stamped too far ahead of this replica's
+  // clock or signed too long ago. Nothing changes unless accepted.
+  unsigned status = 200;
+  std::string body;  // JSON
 };
 
 struct peer_status {
@@ -60,12 +64,27 @@ struct cluster_counters {
   std::uint64_t rounds = 0;
   std::uint64_t messages_accepted = 0;
   std::uint64_t messages_malformed = 0;
+  // seq not newer, a retired incarnation, or signed too long ago
   std::uint64_t messages_replayed = 0;
   std::uint64_t messages_unknown_node = 0;
+  std::uint64_t messages_bad_signature = 0;  // missing, malformed or wrong X-Tally-Signature
+  std::uint64_t messages_clock_offset = 0;   // HLC or signature more than max_clock_offset ahead
+  std::uint64_t messages_stale_incarnation = 0;  // tried to retire a live peer's incarnation
   std::uint64_t votes_unknown_backend = 0;
   std::uint64_t changes_unknown_backend = 0;
+  // change records refused (from peers or a checkpoint) for being stamped too far ahead
+  std::uint64_t changes_clock_offset = 0;
   std::uint64_t verdict_changes = 0;
 };
+
+// One sample of tally_cluster_messages_rejected_total{reason}.
+struct rejection_count {
+  std::string_view reason;  // malformed | bad_signature | clock_offset | replay |
+                            // stale_incarnation | unknown_node
+  std::uint64_t count = 0;
+};
+// Every reason, always in this order (so the metric has all its series from the start).
+std::array<rejection_count, 6> rejected_by_reason(const cluster_counters& c) noexcept;
 
 struct node_options {
   steady_clock_fn steady_now = default_steady_now;
@@ -77,7 +96,10 @@ struct node_options {
 class cluster_node {
  public:
   // Without `cluster` the replica is a cluster of one (node id "self", no peers): verdicts follow
-  // local_up() at every round. `token` is sent as "Authorization: Bearer" when not empty.
+  // local_up() at every round. `token` (the admin token) authenticates the peer protocol when
+  // not empty: requests to peers carry "Authorization: Bearer" and an X-Tally-Signature, and
+  // handle_votes() demands a valid signature. HLC stamps are bounded by
+  // cluster->max_clock_offset (default_max_clock_offset without `cluster`).
   cluster_node(net::io_context& ioc, std::optional<config::cluster_config> cluster,
                std::string token, node_options options = {});
   ~cluster_node();  // stop()
@@ -94,8 +116,17 @@ class cluster_node {
   // One round now (after a health transition or an admin change, and in tests).
   void run_round();
 
-  // POST /cluster/votes body -> response. The caller checks the token first.
-  votes_reply handle_votes(std::string_view body);
+  // POST /cluster/votes: the body and the request's X-Tally-Signature header value (empty when
+  // absent) -> response. With a token set, an unsigned, badly signed, too old or too new
+  // request is refused before the body is parsed. The caller may check the Bearer token first.
+  votes_reply handle_votes(std::string_view body, std::string_view signature);
+  // Verifies no signature, whatever the token: only for callers not yet passing the header.
+  [[deprecated("pass the X-Tally-Signature header: handle_votes(body, signature)")]] votes_reply
+  handle_votes(std::string_view body);
+
+  // The admin token changed (reload, token_file rotated, env): sign and verify with this one
+  // from now on. Thread-safe.
+  void set_token(std::string token);
 
   // drain / enable / weight from the admin API; false when the pool or backend is unknown.
   // Applied to the backend at once and sent to peers right away.
@@ -121,6 +152,8 @@ class cluster_node {
   void restore_admin_changes(const std::vector<admin_change>& changes);
 
  private:
+  votes_reply handle(std::string_view body, const std::string_view* signature);
+
   struct state;
   std::shared_ptr<state> state_;  // shared with the round loop coroutine
 };

@@ -3,6 +3,8 @@
 // still busy with the previous round skips this one, so a slow or dead peer costs one socket and
 // never a queue. Every exchange has one deadline (connect + write + read) on the stream. The
 // connection is kept alive between rounds and reopened when the peer closed it.
+// With a token, each request carries "Authorization: Bearer <token>" and an X-Tally-Signature
+// (peer_auth.hpp) made when the request is written, with the token current at that moment.
 #pragma once
 
 #include <atomic>
@@ -39,10 +41,12 @@ struct peer_snapshot {
 
 class gossip_client {
  public:
-  // `token` empty = no Authorization header. `timeout` bounds each whole exchange.
+  // `token` empty = no Authorization or signature header. `timeout` bounds each whole exchange.
+  // `wall` stamps the signatures.
   gossip_client(net::io_context& ioc, const std::vector<config::peer_config>& peers,
                 std::string token, std::chrono::milliseconds timeout,
-                steady_clock_fn clock = default_steady_now, log_fn log = {});
+                steady_clock_fn clock = default_steady_now, log_fn log = {},
+                system_ms_fn wall = default_system_ms);
   ~gossip_client();
   gossip_client(const gossip_client&) = delete;
   gossip_client& operator=(const gossip_client&) = delete;
@@ -50,6 +54,8 @@ class gossip_client {
   // Starts one POST of `body` to each peer that has none in flight. Thread-safe; the requests
   // run on the io_context.
   void send_round(std::shared_ptr<const std::string> body);
+  // The token for requests written from now on (after a reload changed it). Thread-safe.
+  void set_token(std::string token);
   // No new rounds; open connections are closed on the io_context.
   void stop();
   // Thread-safe copy of each peer's state, in configured order.
@@ -57,7 +63,9 @@ class gossip_client {
 
  private:
   struct channel;
+  struct credentials;
   net::io_context& ioc_;
+  std::shared_ptr<credentials> credentials_;  // shared with the channels
   std::vector<std::shared_ptr<channel>> channels_;
   std::atomic<bool> stopped_{false};
 };

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tally/cluster/common.hpp"
+#include "tally/cluster/hlc.hpp"
 
 namespace tally::cluster {
 
@@ -37,7 +38,9 @@ struct verdict_change {
   bool up = true;
 };
 
-enum class accept_result { accepted, replayed, unknown_node };
+// stale_incarnation: a different incarnation than the live one, but not newer than it (see
+// accept()); the live peer keeps its place.
+enum class accept_result { accepted, replayed, unknown_node, stale_incarnation };
 
 struct vote_detail {
   std::string node;
@@ -74,6 +77,14 @@ class vote_table {
   // old one unless it is one of the peer's recently retired incarnations (a replay).
   // Votes for backends this replica does not route to are ignored and counted.
   accept_result accept(const sender_position& from, const std::vector<peer_vote>& votes);
+  // The same, for a message stamped `stamp` (its HLC). A new incarnation retires the current one
+  // only when that one is no longer live (nothing accepted from it within the vote ttl) or the
+  // message is stamped after the last one accepted from it: a captured or forged message with a
+  // made-up incarnation cannot then lock out a peer that is still talking. A restarted peer
+  // is accepted as soon as its clock passes its previous life's last stamp, or after a ttl of
+  // silence from that life. (The caller bounds stamps by max_clock_offset first.)
+  accept_result accept(const sender_position& from, const hlc_timestamp& stamp,
+                       const std::vector<peer_vote>& votes);
 
   // Re-evaluates every backend; returns the verdicts that changed.
   std::vector<verdict_change> compute();
@@ -87,6 +98,7 @@ class vote_table {
   std::uint64_t ignored_unknown_backend() const noexcept { return ignored_unknown_backend_; }
   std::uint64_t ignored_replayed() const noexcept { return ignored_replayed_; }
   std::uint64_t ignored_unknown_node() const noexcept { return ignored_unknown_node_; }
+  std::uint64_t ignored_stale_incarnation() const noexcept { return ignored_stale_incarnation_; }
 
  private:
   struct vote {
@@ -102,8 +114,13 @@ class vote_table {
     bool seen = false;
     std::uint64_t incarnation = 0;
     std::uint64_t seq = 0;
-    std::deque<std::uint64_t> retired;  // bounded: last few incarnations this node had
+    std::deque<std::uint64_t> retired;        // bounded: last few incarnations this node had
+    std::optional<hlc_timestamp> last_stamp;  // of the last accepted message, when it had one
+    steady_time last_accepted{};
   };
+
+  accept_result accept_from(const sender_position& from, const hlc_timestamp* stamp,
+                            const std::vector<peer_vote>& votes);
 
   bool fresh(const vote& v, steady_time now) const { return now - v.received < ttl_; }
   std::vector<std::string> node_order() const;
@@ -117,6 +134,7 @@ class vote_table {
   std::uint64_t ignored_unknown_backend_ = 0;
   std::uint64_t ignored_replayed_ = 0;
   std::uint64_t ignored_unknown_node_ = 0;
+  std::uint64_t ignored_stale_incarnation_ = 0;
 };
 
 }  // namespace tally::cluster

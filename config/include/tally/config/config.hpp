@@ -142,7 +142,13 @@ struct cluster_config {
   std::vector<peer_config> peers;
   duration gossip_interval{500};
   duration vote_ttl{3000};
+  // Peer HLC stamps (admin changes, messages, signatures) further ahead of this replica's wall
+  // clock are refused. CockroachDB's default.
+  duration max_clock_offset{500};
 };
+
+// Where the admin token came from (for /status and logs, which never show the token itself).
+enum class token_source { none, inline_value, file, environment };
 
 struct checkpoint_config {
   std::string path = "./tally-state.json";
@@ -154,7 +160,12 @@ struct config {
   std::string content_hash;  // hex SHA-256 of the file's bytes
   host_port listen{"127.0.0.1", 8080, "127.0.0.1:8080"};
   host_port admin_listen{"127.0.0.1", 9901, "127.0.0.1:9901"};
+  // Bearer token for admin writes and /cluster/*, and the key that signs peer messages: from
+  // admin.token, or the file admin.token_file names (read at load, so a reload re-reads it),
+  // or the environment variable TALLY_ADMIN_TOKEN, which overrides both. Empty = none.
   std::string admin_token;
+  std::string admin_token_file;  // the path as configured; empty without admin.token_file
+  token_source admin_token_source = token_source::none;
   unsigned workers = 0;  // 0 = one per core
   timeouts_config timeouts;
   limits_config limits;
@@ -172,5 +183,7 @@ struct config {
 };
 
 const char* to_string(policy_kind k) noexcept;
+// "none", "admin.token", "admin.token_file", "TALLY_ADMIN_TOKEN"
+const char* to_string(token_source s) noexcept;
 
 }  // namespace tally::config

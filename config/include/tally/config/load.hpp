@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,11 +27,26 @@ struct load_result {
   bool ok() const { return value != nullptr; }
 };
 
-// Reads and validates a file. Never throws.
-load_result load_config_file(const std::string& path);
+// What comes from outside the file.
+struct load_options {
+  // Replaces admin.token / admin.token_file when set (and not empty): TALLY_ADMIN_TOKEN.
+  std::optional<std::string> admin_token_override;
+};
 
-// Validates YAML text; `source_name` is what errors print as FILE.
+// TALLY_ADMIN_TOKEN from the environment (an empty value counts as unset).
+load_options load_options_from_environment();
+
+// Reads and validates a file. Never throws. Without options, the environment's
+// (load_options_from_environment()), so `tally check`, `tally serve` and every reload apply
+// TALLY_ADMIN_TOKEN the same way.
+load_result load_config_file(const std::string& path);
+load_result load_config_file(const std::string& path, const load_options& options);
+
+// Validates YAML text; `source_name` is what errors print as FILE, and the directory a relative
+// admin.token_file is resolved against (the working directory when it has none).
 load_result load_config_string(std::string_view yaml, std::string source_name);
+load_result load_config_string(std::string_view yaml, std::string source_name,
+                               const load_options& options);
 
 // Parses "250ms", "2s", "1m", "1h" (whole numbers only). Returns nullopt when malformed.
 std::optional<duration> parse_duration(std::string_view text);
