@@ -357,10 +357,6 @@ std::string ms_text(milliseconds d) {
 
 }  // namespace
 
-votes_reply cluster_node::handle_votes(std::string_view body) {
-  return handle(body, nullptr);
-}
-
 votes_reply cluster_node::handle_votes(std::string_view body, std::string_view signature) {
   return handle(body, &signature);
 }

@@ -5,6 +5,7 @@
 #include <boost/url/parse.hpp>
 
 #include "admin/status_json.hpp"
+#include "tally/cluster/peer_auth.hpp"
 
 namespace tally::proxy {
 
@@ -115,7 +116,7 @@ net::awaitable<admin_response> admin_routes::handle(const admin_request& req) {
     co_return make_admin_response(req, http::status::ok, std::move(body), "application/json");
   }
   if (path == "/cluster/votes" && req.method() == http::verb::post) {
-    auto reply = ctx_.cluster.handle_votes(req.body());
+    auto reply = ctx_.cluster.handle_votes(req.body(), req[cluster::signature_header]);
     co_return make_admin_response(req, static_cast<http::status>(reply.status),
                                   std::move(reply.body), "application/json");
   }

@@ -271,12 +271,16 @@ void app::impl::restore_checkpoint(const config::config& cfg) {
   const auto& path = cfg.checkpoint->path;
   auto snap = snapshots->load();
   auto table = checkpoint_table_for(*snap);
-  auto result = cluster::restore_checkpoint(path, table);
+  // Stamps further ahead of this clock than the cluster allows are refused, as in a message.
+  const auto max_offset =
+      cfg.cluster ? cfg.cluster->max_clock_offset : cluster::default_max_clock_offset;
+  const auto now = std::chrono::system_clock::now();
+  auto result = cluster::restore_checkpoint(path, table, now, max_offset);
   if (result.status == cluster::checkpoint_restore_status::no_file && cfg.cluster &&
       !cfg.cluster->peers.empty()) {
     std::string errors;
     if (auto bytes = fetch_peer_checkpoint(*cfg.cluster, cfg.admin_token, errors)) {
-      result = cluster::restore_checkpoint_from_bytes(*bytes, table);
+      result = cluster::restore_checkpoint_from_bytes(*bytes, table, now, max_offset);
       if (result.status == cluster::checkpoint_restore_status::restored)
         log_info("checkpoint: no local file; took the routing table of peer " + result.node_id);
     } else {
@@ -374,6 +378,8 @@ std::string app::impl::reload_now() {
     log_info("reload: now listening on " + loaded.value->listen.text);
   }
   snapshots->store(std::move(next));
+  // Signing, verifying and the Bearer check switch to a rotated token together.
+  cluster->set_token(loaded.value->admin_token);
   registry.count_config_reload(true);
   net::post(control, [this] { watch_health(); });
   log_info("reloaded " + options.config_path + " (config " +

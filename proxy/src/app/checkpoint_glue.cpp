@@ -1,12 +1,17 @@
 #include "app/checkpoint_glue.hpp"
 
 #include <chrono>
+#include <tuple>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http.hpp>
 
 #include "http/net_types.hpp"
+#include "tally/cluster/checkpoint_codec.hpp"
 
 namespace tally::proxy {
 
@@ -64,7 +69,8 @@ cluster::checkpoint_state checkpoint_source::state() {
           cb.admin_hlc = cluster::checkpoint_admin_stamp{
               static_cast<std::uint64_t>(c.stamp.physical_ms), c.stamp.logical, c.stamp.node};
         }
-        if (c.stamp.physical_ms > s.hlc.physical_ms) s.hlc.physical_ms = c.stamp.physical_ms;
+        const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, c.stamp.physical_ms));
+        if (ms > s.hlc.physical_ms) s.hlc.physical_ms = ms;
       }
       cp.backends.push_back(std::move(cb));
     }
@@ -104,39 +110,65 @@ std::size_t apply_checkpoint(const cluster::checkpoint_restore_result& restored,
   return applied;
 }
 
+namespace {
+
+// One peer's checkpoint, or an error; every step has a deadline, so a peer that accepts and
+// never answers (or drips bytes) costs seconds, not a hang.
+net::awaitable<std::optional<std::string>> fetch_one(const config::peer_config& peer,
+                                                     const std::string& token, std::string& error) {
+  auto ex = co_await net::this_coro::executor;
+  tcp::resolver resolver(ex);
+  beast::tcp_stream stream(ex);
+  stream.expires_after(std::chrono::seconds(2));
+  auto [rec, results] = co_await resolver.async_resolve(
+      peer.address.host, std::to_string(peer.address.port), use_tuple);
+  if (!rec) std::tie(rec, std::ignore) = co_await stream.async_connect(results, use_tuple);
+  if (rec) {
+    error = rec == beast::error::timeout ? "connect timed out" : rec.message();
+    co_return std::nullopt;
+  }
+  http::request<http::empty_body> req{http::verb::get, "/cluster/checkpoint", 11};
+  req.set(http::field::host, peer.address.text);
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(cluster::max_checkpoint_bytes);
+  // One deadline for the request and the whole answer.
+  stream.expires_after(std::chrono::seconds(3));
+  auto [wec, w] = co_await http::async_write(stream, req, use_tuple);
+  error_code ec = wec;
+  if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, use_tuple);
+  if (ec) {
+    error = ec == beast::error::timeout ? "no answer within 3 s" : ec.message();
+    co_return std::nullopt;
+  }
+  if (parser.get().result_int() != 200) {
+    error = "status " + std::to_string(parser.get().result_int());
+    co_return std::nullopt;
+  }
+  co_return parser.release().body();
+}
+
+}  // namespace
+
 std::optional<std::string> fetch_peer_checkpoint(const config::cluster_config& cluster,
                                                  const std::string& token, std::string& errors) {
-  for (const auto& peer : cluster.peers) {
-    net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    error_code ec;
-    tcp::resolver resolver(ioc);
-    auto results = resolver.resolve(peer.address.host, std::to_string(peer.address.port), ec);
-    if (!ec) {
-      stream.expires_after(std::chrono::seconds(2));
-      stream.connect(results, ec);
-    }
-    if (ec) {
-      errors += peer.id + ": " + ec.message() + "; ";
-      continue;
-    }
-    http::request<http::empty_body> req{http::verb::get, "/cluster/checkpoint", 11};
-    req.set(http::field::host, peer.address.text);
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    stream.expires_after(std::chrono::seconds(3));
-    http::write(stream, req, ec);
-    if (!ec) http::read(stream, buffer, parser, ec);
-    if (ec || parser.get().result_int() != 200) {
-      errors += peer.id + ": " +
-                (ec ? ec.message() : "status " + std::to_string(parser.get().result_int())) + "; ";
-      continue;
-    }
-    return parser.release().body();
-  }
-  return std::nullopt;
+  // Runs at start-up, before anything is served, on a private loop of its own.
+  net::io_context ioc;
+  std::optional<std::string> found;
+  net::co_spawn(
+      ioc,
+      [&]() -> net::awaitable<void> {
+        for (const auto& peer : cluster.peers) {
+          std::string error;
+          found = co_await fetch_one(peer, token, error);
+          if (found) co_return;
+          errors += peer.id + ": " + error + "; ";
+        }
+      },
+      net::detached);
+  ioc.run();
+  return found;
 }
 
 }  // namespace tally::proxy

@@ -81,8 +81,14 @@ constexpr family_decl peer_up_decl{
     MetricType::Gauge};
 constexpr family_decl health_checks_decl{
     "tally_health_checks_total", "Active health check probes, by result.", MetricType::Counter};
+constexpr family_decl cluster_rejections_decl{
+    "tally_cluster_messages_rejected_total",
+    "Peer messages and admin changes refused, by reason: malformed, bad_signature, clock_offset, "
+    "replay, stale_incarnation, unknown_node.",
+    MetricType::Counter};
 
-constexpr std::array<const family_decl*, 15> all_families{&requests_decl,
+constexpr std::array<const family_decl*, 16> all_families{&cluster_rejections_decl,
+                                                          &requests_decl,
                                                           &duration_decl,
                                                           &upstream_decl,
                                                           &retries_decl,
@@ -183,6 +189,7 @@ metrics::metrics()
       checkpoint_last_success_family_(gauge_family(*registry_, checkpoint_last_success_decl)),
       peer_up_(gauge_family(*registry_, peer_up_decl)),
       health_checks_(counter_family(*registry_, health_checks_decl)),
+      cluster_rejections_(counter_family(*registry_, cluster_rejections_decl)),
       downstream_connections_(downstream_connections_family_.Add({})),
       checkpoint_last_success_(checkpoint_last_success_family_.Add({})),
       config_reload_counters_(result_counters(config_reloads_)),
@@ -322,6 +329,17 @@ void metrics::set_backend_state(std::string_view pool, std::string_view backend,
 void metrics::set_peer_up(std::string_view peer, bool up) {
   std::lock_guard lock(mutex_);
   if (auto it = peer_gauges_.find(peer); it != peer_gauges_.end()) it->second->Set(up ? 1 : 0);
+}
+
+void metrics::set_cluster_rejections(std::string_view reason, std::uint64_t total) {
+  std::lock_guard lock(mutex_);
+  auto it = rejection_counters_.find(reason);
+  if (it == rejection_counters_.end())
+    it = rejection_counters_
+             .emplace(std::string(reason), &cluster_rejections_.Add({{"reason", std::string(reason)}}))
+             .first;
+  const double now = static_cast<double>(total);
+  if (now > it->second->Value()) it->second->Increment(now - it->second->Value());
 }
 
 void metrics::set_downstream_connections(std::int64_t connections) noexcept {

@@ -120,9 +120,6 @@ class cluster_node {
   // absent) -> response. With a token set, an unsigned, badly signed, too old or too new
   // request is refused before the body is parsed. The caller may check the Bearer token first.
   votes_reply handle_votes(std::string_view body, std::string_view signature);
-  // Verifies no signature, whatever the token: only for callers not yet passing the header.
-  [[deprecated("pass the X-Tally-Signature header: handle_votes(body, signature)")]] votes_reply
-  handle_votes(std::string_view body);
 
   // The admin token changed (reload, token_file rotated, env): sign and verify with this one
   // from now on. Thread-safe.

@@ -194,6 +194,9 @@ class metrics {
   void set_peer_up(std::string_view peer, bool up);
   void set_downstream_connections(std::int64_t connections) noexcept;
   void set_checkpoint_last_success(std::chrono::system_clock::time_point when) noexcept;
+  // tally_cluster_messages_rejected_total{reason}: the cluster keeps the running totals, so the
+  // counter is moved up to `total` (never down).
+  void set_cluster_rejections(std::string_view reason, std::uint64_t total);
 
   // Event counters (result="success"|"failure"). A successful checkpoint write also sets
   // tally_checkpoint_last_success_timestamp_seconds to now. Lock-free.
@@ -236,6 +239,7 @@ class metrics {
   prometheus::Family<prometheus::Gauge>& checkpoint_last_success_family_;
   prometheus::Family<prometheus::Gauge>& peer_up_;
   prometheus::Family<prometheus::Counter>& health_checks_;
+  prometheus::Family<prometheus::Counter>& cluster_rejections_;
 
   prometheus::Gauge& downstream_connections_;
   prometheus::Gauge& checkpoint_last_success_;
@@ -248,6 +252,7 @@ class metrics {
   std::map<std::string, std::unique_ptr<backend_metrics>, std::less<>> backends_;
   std::map<std::string, backend_gauges, std::less<>> backend_gauges_;   // currently bound only
   std::map<std::string, prometheus::Gauge*, std::less<>> peer_gauges_;  // currently bound only
+  std::map<std::string, prometheus::Counter*, std::less<>> rejection_counters_;
   std::function<void(metrics&)> refresher_;
 };
 
