@@ -7,8 +7,8 @@
 #   scripts/fuzz.sh NAME SECONDS   fuzz one harness (request_head chunked_body response_head
 #                                  config cluster_message checkpoint)
 #   scripts/fuzz.sh all SECONDS    fuzz each in turn; fails if any failed
-#   scripts/fuzz.sh regress        replay tests/fuzz/regressions/NAME/* once (known findings:
-#                                  fails until the product is fixed)
+#   scripts/fuzz.sh regress        replay tests/fuzz/regressions/NAME/* with TALLY_FUZZ_STRICT=1
+#                                  (known findings: fails until the product is fixed)
 # Extra libFuzzer flags can be given in $TALLY_FUZZ_FLAGS (e.g. "-jobs=2 -workers=2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +58,7 @@ regress_one() {
   local name=$1 dir=tests/fuzz/regressions/$1
   compgen -G "$dir/*" >/dev/null || return 0
   echo "== fuzz: $name: replaying $dir"
-  "$build_dir/tests/fuzz/fuzz_$name" -runs=1 "$dir"/*
+  TALLY_FUZZ_STRICT=1 "$build_dir/tests/fuzz/fuzz_$name" "$dir"/*
 }
 
 fuzz_one() {

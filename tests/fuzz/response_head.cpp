@@ -122,8 +122,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       violated("Upgrade sent to the client without an upgrade", head);
     if (is_one_of(name, {"content-length", "transfer-encoding", "host", "connection", "via"}))
       continue;
-    if (connection_names(res, name))
-      violated("a field named in the backend's Connection header was sent to the client", head);
+    if (connection_names(res, name)) {
+      if (!connection_overflows(res))
+        violated("a field named in the backend's Connection header was sent to the client", head);
+      known_finding(false, "a field named in a fifth Connection header was sent on", head);
+    }
   }
   return 0;
 }
