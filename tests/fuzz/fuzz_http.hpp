@@ -37,9 +37,17 @@ enum class head_status { ok, too_large, body_too_large, malformed, incomplete };
 
 // read_header: the bytes arrive in pieces (ends at `cuts`, then the rest); after each piece the
 // parser is given everything buffered so far, which stays buffered until the header is done.
+//
+// Finding (regressions/request_head/split_after_request_line.http): read_header assumes Beast
+// takes nothing from an incomplete header, but Beast 1.81 consumes the start line as soon as it
+// is complete and returns need_more with bytes_used > 0. read_header keeps those bytes and gives
+// them again, so the parser, now reading fields, sees the start line as a field: a header that
+// arrives in two reads, the first holding the whole start line, is refused as malformed. This
+// function does the same; `start_line_refed` tells the caller it happened.
 template <class Parser>
 head_status read_head(Parser& p, std::string_view bytes, std::size_t limit,
-                      std::initializer_list<std::size_t> cuts, std::size_t& header_bytes) {
+                      std::initializer_list<std::size_t> cuts, std::size_t& header_bytes,
+                      bool* start_line_refed = nullptr) {
   auto feed = [&](std::size_t buffered) -> std::optional<head_status> {
     if (buffered == 0) return std::nullopt;
     error_code ec;
@@ -51,9 +59,7 @@ head_status read_head(Parser& p, std::string_view bytes, std::size_t limit,
     if (ec == http::error::header_limit) return head_status::too_large;
     if (ec == http::error::body_limit) return head_status::body_too_large;
     if (ec && ec != http::error::need_more) return head_status::malformed;
-    // read_header keeps the buffer as it is after need_more: that is right only if Beast took
-    // none of it.
-    require(used == 0, "parser consumed bytes of an incomplete header");
+    if (used != 0 && start_line_refed) *start_line_refed = true;
     if (buffered > limit) return head_status::too_large;
     return std::nullopt;
   };

@@ -60,6 +60,7 @@ struct outcome {
   std::size_t header_bytes = 0;
   const char* problem = nullptr;
   std::string upstream_head;
+  bool start_line_refed = false;
 };
 
 outcome handle(std::string_view bytes, std::initializer_list<std::size_t> cuts, bool check) {
@@ -69,7 +70,7 @@ outcome handle(std::string_view bytes, std::initializer_list<std::size_t> cuts, 
                    std::make_tuple(proxy_allocator(arena)));
   p.header_limit(static_cast<std::uint32_t>(max_header_bytes));
   p.body_limit(max_body_bytes);
-  out.status = read_head(p, bytes, max_header_bytes, cuts, out.header_bytes);
+  out.status = read_head(p, bytes, max_header_bytes, cuts, out.header_bytes, &out.start_line_refed);
   if (out.status != head_status::ok) return out;
   require(out.header_bytes <= bytes.size(), "header longer than the input");
 
@@ -154,6 +155,14 @@ outcome handle(std::string_view bytes, std::initializer_list<std::size_t> cuts, 
   return out;
 }
 
+std::string describe(const outcome& o) {
+  static constexpr const char* names[] = {"ok", "too_large", "body_too_large", "malformed",
+                                          "incomplete"};
+  return std::string("status ") + names[static_cast<int>(o.status)] + ", header " +
+         std::to_string(o.header_bytes) + " bytes, problem: " + (o.problem ? o.problem : "none") +
+         "\n" + o.upstream_head;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -161,8 +170,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto whole = handle(bytes, {}, true);
   // The same bytes in three TCP segments: read_header re-parses the growing buffer.
   auto pieces = handle(bytes, {size / 3, size / 3 + 1 + size / 5}, false);
-  require(whole.status == pieces.status && whole.header_bytes == pieces.header_bytes &&
-              whole.problem == pieces.problem && whole.upstream_head == pieces.upstream_head,
-          "parsing depends on how the bytes arrived");
+  // Refusals may differ (Beast finds a bad line ending at once, or waits for the end of a header
+  // that never comes); what is accepted, and how, must not.
+  const bool refused = whole.status != head_status::ok && pieces.status != head_status::ok;
+  if (refused) return 0;
+  if (whole.status == pieces.status && whole.header_bytes == pieces.header_bytes &&
+      whole.problem == pieces.problem && whole.upstream_head == pieces.upstream_head)
+    return 0;
+  const std::string both = "in one piece: " + describe(whole) + "\nin three: " + describe(pieces);
+  if (!pieces.start_line_refed) violated("parsing depends on how the bytes arrived", both);
+  known_finding(false, "a header read in two parts after its start line is refused", both);
   return 0;
 }
