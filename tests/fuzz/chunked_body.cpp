@@ -190,7 +190,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (s == piece_status::failed || s == piece_status::incomplete) break;
       if (first) {
         first = false;
-        chunked = p.chunked();  // try_backend(): raw unless the client sent chunked
+        chunked = p.get().chunked();  // try_backend() asks the message, not the parser
+        require(chunked == p.chunked(), "the parser and the message disagree on chunked");
       }
       streamed.append(relay, got);
       ended = p.is_done() || s == piece_status::done_eof;

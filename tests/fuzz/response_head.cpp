@@ -89,6 +89,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
 
+  // Finding (regressions/response_head/transfer_encoding_twice.http): with two
+  // Transfer-Encoding fields, "gzip" then "chunked", Beast's parser decodes the body as chunked
+  // (it looks at each field) while the message's chunked() looks at the first field only, and
+  // relay_response() frames by the latter: an HTTP/1.1 client gets "gzip, chunked, chunked",
+  // an HTTP/1.0 client a de-chunked body announced as chunked.
+  if (p->chunked() != res.chunked()) {
+    known_finding(false, "the parser and the message disagree on chunked", head);
+    return 0;
+  }
+
   // What the client reads.
   http::response_parser<http::empty_body> client;
   client.header_limit(static_cast<std::uint32_t>(head.size() + 1));
@@ -105,18 +115,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(got.version() == version, "wrong HTTP version for the client", head);
   require(got.result_int() == res.result_int(), "status changed", head);
 
-  switch (out.framing) {
-    case response_body_framing::as_received:
-    case response_body_framing::none:
+  // How relay_response() writes the body (body_framing, from the message's fields), against what
+  // the client will expect from the head.
+  enum class wire { none, raw, chunked };
+  wire body = p->is_done() ? wire::none : res.chunked() ? wire::chunked : wire::raw;
+  if (out.framing == response_body_framing::add_chunked) body = wire::chunked;
+  if (out.framing == response_body_framing::remove_chunked) body = wire::raw;
+  switch (body) {
+    case wire::none:
       require(client.chunked() == p->chunked(), "chunked framing changed", head);
       require(client.content_length() == p->content_length(), "Content-Length changed", head);
       break;
-    case response_body_framing::add_chunked:
-      require(client.chunked() && !client.content_length(), "close-delimited body not chunked",
-              head);
+    case wire::chunked:
+      require(client.chunked() && !client.content_length(), "a chunked body not announced", head);
       break;
-    case response_body_framing::remove_chunked:
-      require(!client.chunked() && !client.content_length(), "chunked framing not removed", head);
+    case wire::raw:
+      require(!client.chunked() && client.content_length() == p->content_length(),
+              "a raw body announced as something else", head);
       break;
   }
   if (!upgraded && !client.is_done() && client.need_eof())
