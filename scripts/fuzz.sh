@@ -53,12 +53,20 @@ mkdir -p "$artifacts"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-# Replays the saved reproducers of NAME; fails when any still crashes.
+# Replays the saved reproducers of NAME one by one; fails when any still fails.
 regress_one() {
-  local name=$1 dir=tests/fuzz/regressions/$1
-  compgen -G "$dir/*" >/dev/null || return 0
-  echo "== fuzz: $name: replaying $dir"
-  TALLY_FUZZ_STRICT=1 "$build_dir/tests/fuzz/fuzz_$name" "$dir"/*
+  local name=$1 file status=0
+  for file in tests/fuzz/regressions/"$name"/*; do
+    [ -f "$file" ] || continue
+    if TALLY_FUZZ_STRICT=1 "$build_dir/tests/fuzz/fuzz_$name" \
+      -artifact_prefix="$artifacts/regress-" "$file" >"$artifacts/regress.log" 2>&1; then
+      echo "== fuzz: $file: passes"
+    else
+      echo "== fuzz: $file: FAILS: $(grep -m1 'invariant violated\|ERROR:' "$artifacts/regress.log")"
+      status=1
+    fi
+  done
+  return "$status"
 }
 
 fuzz_one() {
