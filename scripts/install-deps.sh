@@ -6,7 +6,9 @@ set -euo pipefail
 build_pkgs=(g++ cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libyaml-cpp-dev prometheus-cpp-dev doctest-dev libssl-dev)
-test_pkgs=(curl procps iproute2 prometheus shellcheck systemd)
+# clang + libclang-rt-14-dev: scripts/fuzz.sh (libFuzzer and the sanitizer runtimes live in
+# libclang-rt-14-dev, which clang only recommends).
+test_pkgs=(curl procps iproute2 prometheus shellcheck systemd clang libclang-rt-14-dev)
 bench_pkgs=(wrk haproxy nginx-light util-linux)
 
 want=("${build_pkgs[@]}")
