@@ -62,15 +62,18 @@ template <class Io, class Parser>
 net::awaitable<header_result> read_header(Io& io, Parser& p, const header_wait& wait) {
   bool started = io.buffer.size() > 0;
   io.deadline.expires_after(started ? wait.whole : wait.first_byte);
+  // Beast takes the start line as soon as it is complete, before the rest of the header has
+  // arrived: what it used is not fed again (the bytes stay in io.buffer for the checks).
+  std::size_t parsed = 0;
   for (;;) {
-    if (io.buffer.size() > 0) {
+    if (io.buffer.size() > parsed) {
       if (!started) {
         started = true;
         io.deadline.expires_after(wait.whole);
       }
       error_code ec;
-      auto used = p.put(io.buffer.data(), ec);
-      if (!ec && p.is_header_done()) co_return header_result{header_read::ok, used};
+      parsed += p.put(io.buffer.data() + parsed, ec);
+      if (!ec && p.is_header_done()) co_return header_result{header_read::ok, parsed};
       if (ec == http::error::header_limit) co_return header_result{header_read::too_large};
       if (ec == http::error::body_limit) co_return header_result{header_read::body_too_large};
       if (ec && ec != http::error::need_more) co_return header_result{header_read::malformed};

@@ -57,6 +57,32 @@ TEST_CASE("http_io: a header arriving one byte at a time is parsed whole") {
   CHECK(io.socket.nread() >= get_request.size());  // really read in pieces
 }
 
+TEST_CASE("http_io: a header whose start line arrived before the rest is parsed once") {
+  // Found by fuzzing (tests/fuzz/regressions/request_head/split_after_request_line.http): Beast
+  // consumes a complete start line at once; feeding it again read it as a field and gave 400.
+  constexpr std::string_view head =
+      "GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+  for (std::size_t cut : {16u, 25u, 41u, 75u}) {
+    CAPTURE(cut);
+    net::io_context ioc;
+    beast::test::stream peer(ioc);
+    test_io io{beast::test::stream(ioc)};
+    io.socket.connect(peer);
+    // The first piece is already buffered (an earlier read); the rest comes from the socket.
+    auto first = head.substr(0, cut);
+    net::buffer_copy(io.buffer.prepare(first.size()), net::buffer(first));
+    io.buffer.commit(first.size());
+    peer.write_some(net::buffer(head.substr(cut)));
+    request_under_test r;
+    auto got = run(
+        ioc,
+        read_header(io, r.parser, header_wait{16 * 1024, milliseconds(5000), milliseconds(5000)}));
+    CHECK(got.status == header_read::ok);
+    CHECK(got.header_bytes == head.size());
+    CHECK(r.parser.get()[http::field::user_agent] == "curl/7.88.1");
+  }
+}
+
 TEST_CASE("http_io: a header block over the limit is too_large, a cut one malformed") {
   net::io_context ioc;
   SUBCASE("limit") {
