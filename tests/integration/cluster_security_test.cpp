@@ -4,12 +4,15 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "support/backend_fixture.hpp"
 #include "support/http_client.hpp"
@@ -112,6 +115,41 @@ TEST_CASE("a peer that accepts and never answers costs seconds at start-up - not
   CHECK(tally.wait_for_output("listening on", 20s));
   tally.send_signal(SIGTERM);
   CHECK(tally.wait_exit() == 0);
+}
+
+TEST_CASE("a peer that drips its answer a byte at a time costs seconds at start-up - not a hang") {
+  backend_set backends(1);
+  temp_dir dir;
+  // A peer that answers the checkpoint request with a header one byte every 200 ms: a deadline
+  // per read would never fire; the fetch's deadline covers the whole answer.
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor dripping(ioc, {boost::asio::ip::address_v4::loopback(), 0});
+  const auto drip_port = dripping.local_endpoint().port();
+  std::atomic<bool> stop{false};
+  std::thread peer([&] {
+    boost::system::error_code ec;
+    auto s = dripping.accept(ec);
+    if (ec) return;
+    const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nX-Filler: ";
+    for (std::size_t i = 0; !stop && i < 1000; ++i) {
+      char c = i < head.size() ? head[i] : 'x';
+      if (boost::asio::write(s, boost::asio::buffer(&c, 1), ec) != 1) return;
+      std::this_thread::sleep_for(200ms);  // the peer's pace, not synchronisation
+    }
+  });
+  const auto admin = unused_port();
+  const auto file = (dir.path() / "tally.yaml").string();
+  std::ofstream(file) << config(0, admin, backends.address(0), "t0k",
+                                cluster_section("lb-1", {{"lb-1", admin}, {"lb-2", drip_port}}) +
+                                    "checkpoint: { path: " + (dir.path() / "state.json").string() +
+                                    ", interval: 1s }\n");
+  child_process tally({TALLY_BINARY, "serve", "-c", file});
+  CHECK(tally.wait_for_output("no peer answered", 20s));
+  CHECK(tally.wait_for_output("listening on", 20s));
+  stop = true;
+  tally.send_signal(SIGTERM);
+  CHECK(tally.wait_exit() == 0);
+  peer.join();
 }
 
 TEST_CASE("token rotation across three replicas - they hear each other again after the reloads") {
