@@ -6,7 +6,8 @@ set -euo pipefail
 build_pkgs=(g++ cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libyaml-cpp-dev prometheus-cpp-dev doctest-dev libssl-dev)
-test_pkgs=(curl procps iproute2 prometheus)
+# clang-tidy-16, not Debian 12's default 14: see scripts/tidy.sh.
+test_pkgs=(curl procps iproute2 prometheus clang-format clang-tidy-16 python3)
 bench_pkgs=(wrk haproxy nginx-light util-linux)
 
 want=("${build_pkgs[@]}")
