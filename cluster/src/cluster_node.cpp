@@ -346,6 +346,7 @@ std::vector<peer_status> cluster_node::peers() const {
       ps.up = *ps.since_success < s.ttl;
     }
     ps.last_error = p.last_error;
+    ps.in_flight = p.in_flight;
     out.push_back(std::move(ps));
   }
   std::lock_guard lock(s.mutex);

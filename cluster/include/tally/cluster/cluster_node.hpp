@@ -54,6 +54,7 @@ struct peer_status {
   std::optional<std::chrono::milliseconds> since_success;  // age of the last answered POST
   std::optional<std::chrono::milliseconds> since_heard;    // age of its last accepted message
   std::string last_error;
+  bool in_flight = false;  // a POST to it is under way (a round meanwhile skips this peer)
 };
 
 struct cluster_counters {
