@@ -38,7 +38,7 @@ run_tests() {
 stage_format() { scripts/check-format.sh; }
 stage_build() {
   TALLY_BUILD_DIR=$build_dir scripts/build.sh -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=OFF \
-    -DTALLY_TSAN=OFF
+    -DTALLY_TSAN=OFF -DTALLY_WERROR=ON
   run_tests "$build_dir"
 }
 stage_tidy() {
@@ -50,13 +50,13 @@ stage_tidy() {
 }
 stage_asan() {
   TALLY_BUILD_DIR=$asan_dir scripts/build.sh -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=ON \
-    -DTALLY_TSAN=OFF
+    -DTALLY_TSAN=OFF -DTALLY_WERROR=OFF
   run_tests "$asan_dir"
 }
 stage_tsan() {
   # Only what the proxy and cluster suites need: TSan's value is in the threaded parts.
   TALLY_BUILD_DIR=build-tsan TALLY_BUILD_TARGETS="test_proxy test_cluster" scripts/build.sh \
-    -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=OFF -DTALLY_TSAN=ON
+    -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=OFF -DTALLY_TSAN=ON -DTALLY_WERROR=OFF
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
     run_tests build-tsan -R '^(proxy|cluster): '
 }

@@ -24,7 +24,7 @@ using error_code = boost::system::error_code;
 namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Our peers answer with a short acknowledgement; anything larger is not a tally replica.
-constexpr std::size_t max_response_body = 64 * 1024;
+constexpr std::size_t max_response_body = std::size_t{64} * 1024;
 }  // namespace
 
 // One peer: its connection and statistics. Owned jointly by the client and the running exchange,
@@ -172,18 +172,23 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
 };
 
 gossip_client::gossip_client(net::io_context& ioc, const std::vector<config::peer_config>& peers,
-                             std::string token, std::chrono::milliseconds timeout,
-                             steady_clock_fn clock, log_fn log)
+                             const std::string& token, std::chrono::milliseconds timeout,
+                             const steady_clock_fn& clock, const log_fn& log)
     : ioc_(ioc) {
   for (const auto& p : peers)
     channels_.push_back(std::make_shared<channel>(ioc, p, token, timeout, clock, log));
 }
 
 gossip_client::~gossip_client() {
-  stop();
+  // Only posting the close can throw (allocation), and a destructor must not: every channel is
+  // already marked stopped, so its exchange gives up at its next step anyway.
+  try {
+    stop();
+  } catch (...) {
+  }
 }
 
-void gossip_client::send_round(std::shared_ptr<const std::string> body) {
+void gossip_client::send_round(const std::shared_ptr<const std::string>& body) {
   if (stopped_) return;
   for (auto& ch : channels_) {
     if (ch->in_flight.exchange(true)) {

@@ -64,7 +64,9 @@ cluster::checkpoint_state checkpoint_source::state() {
           cb.admin_hlc = cluster::checkpoint_admin_stamp{
               static_cast<std::uint64_t>(c.stamp.physical_ms), c.stamp.logical, c.stamp.node};
         }
-        if (c.stamp.physical_ms > s.hlc.physical_ms) s.hlc.physical_ms = c.stamp.physical_ms;
+        // Stamps are never negative (hlc_from_json refuses them): the cast keeps the value.
+        const auto physical = static_cast<std::uint64_t>(c.stamp.physical_ms);
+        if (physical > s.hlc.physical_ms) s.hlc.physical_ms = physical;
       }
       cp.backends.push_back(std::move(cb));
     }

@@ -41,15 +41,15 @@ class gossip_client {
  public:
   // `token` empty = no Authorization header. `timeout` bounds each whole exchange.
   gossip_client(net::io_context& ioc, const std::vector<config::peer_config>& peers,
-                std::string token, std::chrono::milliseconds timeout,
-                steady_clock_fn clock = default_steady_now, log_fn log = {});
+                const std::string& token, std::chrono::milliseconds timeout,
+                const steady_clock_fn& clock = default_steady_now, const log_fn& log = {});
   ~gossip_client();
   gossip_client(const gossip_client&) = delete;
   gossip_client& operator=(const gossip_client&) = delete;
 
   // Starts one POST of `body` to each peer that has none in flight. Thread-safe; the requests
   // run on the io_context.
-  void send_round(std::shared_ptr<const std::string> body);
+  void send_round(const std::shared_ptr<const std::string>& body);
   // No new rounds; open connections are closed on the io_context.
   void stop();
   // Thread-safe copy of each peer's state, in configured order.
