@@ -180,8 +180,9 @@ gossip_client::gossip_client(net::io_context& ioc, const std::vector<config::pee
 }
 
 gossip_client::~gossip_client() {
-  // Only posting the close can throw (allocation), and a destructor must not: every channel is
-  // already marked stopped, so its exchange gives up at its next step anyway.
+  // Only posting a close can throw (allocation), and a destructor must not: every channel is
+  // marked stopped before any close is posted, so an exchange left open does not retry and ends
+  // at its own deadline.
   try {
     stop();
   } catch (...) {
@@ -202,8 +203,9 @@ void gossip_client::send_round(const std::shared_ptr<const std::string>& body) {
 
 void gossip_client::stop() {
   if (stopped_.exchange(true)) return;
-  for (auto& ch : channels_) {
+  for (auto& ch : channels_)
     ch->stopped.store(true);
+  for (auto& ch : channels_) {
     net::post(ioc_, [ch] {
       ch->resolver.cancel();
       ch->close();
