@@ -74,9 +74,8 @@ for s in $stages; do
   line=$(printf 'test.sh: stage %-6s %-6s %4ds' "$s" "$result" $((SECONDS - start)))
   echo "$line"
   summary+=("$line")
-  if [ "$result" != ok ]; then
-    printf '%s\n' "${summary[@]}"
-    exit 1
-  fi
+  [ "$result" = ok ] || break
 done
+echo "=== test.sh: summary"
 printf '%s\n' "${summary[@]}"
+[ "$result" = ok ]
