@@ -9,7 +9,7 @@
 #
 #   TALLY_CI_STAGES="format build"   run only these stages (locally; CI=true always runs all)
 #   TALLY_SANITIZE=1                 only the asan stage (what this script did before stages)
-#   TALLY_TIDY_EXCLUDE="proxy"       folders tidy skips (see scripts/tidy.sh)
+#   TALLY_TIDY_EXCLUDE="..."         folders tidy skips [tests proxy]; "" checks everything
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
@@ -46,7 +46,11 @@ stage_tidy() {
   [ -f "$build_dir/compile_commands.json" ] ||
     TALLY_BUILD_DIR=$build_dir scripts/build.sh -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=OFF \
       -DTALLY_TSAN=OFF
-  TALLY_BUILD_DIR=$build_dir scripts/tidy.sh
+  # tests/ is skipped by default: clang-tidy parses Beast, Asio and doctest again for each of its
+  # ~45 files, about as long as the whole tree's other files together (measured ~20 s of CPU per
+  # file), which would push CI past its budget. proxy/ is skipped until the request-path rewrite
+  # (issue 9) lands the fixes for its findings; then take it out of this default.
+  TALLY_TIDY_EXCLUDE=${TALLY_TIDY_EXCLUDE-tests proxy} TALLY_BUILD_DIR=$build_dir scripts/tidy.sh
 }
 stage_asan() {
   TALLY_BUILD_DIR=$asan_dir scripts/build.sh -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=ON \
