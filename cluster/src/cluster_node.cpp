@@ -53,7 +53,7 @@ std::string describe(const backend_key& k) {
 }  // namespace
 
 struct cluster_node::state {
-  state(net::io_context& ioc_, std::optional<config::cluster_config> cfg, std::string token,
+  state(net::io_context& ioc_, std::optional<config::cluster_config> cfg, const std::string& token,
         node_options opts)
       : ioc(ioc_),
         node_id(cfg ? cfg->node_id : std::string("self")),
@@ -68,8 +68,8 @@ struct cluster_node::state {
     if (cfg && !cfg->peers.empty()) {
       // A request may not outlive its round, and a second is plenty on any sane network.
       const auto timeout = std::min<milliseconds>(interval, milliseconds(1000));
-      gossip = std::make_unique<gossip_client>(ioc, cfg->peers, std::move(token), timeout,
-                                               options.steady_now, options.log);
+      gossip = std::make_unique<gossip_client>(ioc, cfg->peers, token, timeout, options.steady_now,
+                                               options.log);
     }
   }
 
@@ -107,7 +107,7 @@ struct cluster_node::state {
       if (gossip) body = std::make_shared<const std::string>(encode(current_message()));
     }
     emit(lines);
-    if (body && !stopped.load()) gossip->send_round(std::move(body));
+    if (body && !stopped.load()) gossip->send_round(body);
   }
 
   // Requires mutex.
@@ -215,12 +215,16 @@ struct cluster_node::state {
 };
 
 cluster_node::cluster_node(net::io_context& ioc, std::optional<config::cluster_config> cluster,
-                           std::string token, node_options options)
-    : state_(
-          std::make_shared<state>(ioc, std::move(cluster), std::move(token), std::move(options))) {}
+                           const std::string& token, node_options options)
+    : state_(std::make_shared<state>(ioc, std::move(cluster), token, std::move(options))) {}
 
 cluster_node::~cluster_node() {
-  stop();
+  // Only posting can throw (allocation), and a destructor must not: `stopped` is set first, so
+  // the round loop ends at its next wake-up and the gossip client's exchanges at their deadlines.
+  try {
+    stop();
+  } catch (...) {
+  }
 }
 
 void cluster_node::set_backends(const std::vector<pool_backend>& list) {

@@ -80,7 +80,7 @@ class cluster_node {
   // Without `cluster` the replica is a cluster of one (node id "self", no peers): verdicts follow
   // local_up() at every round. `token` is sent as "Authorization: Bearer" when not empty.
   cluster_node(net::io_context& ioc, std::optional<config::cluster_config> cluster,
-               std::string token, node_options options = {});
+               const std::string& token, node_options options = {});
   ~cluster_node();  // stop()
   cluster_node(const cluster_node&) = delete;
   cluster_node& operator=(const cluster_node&) = delete;
