@@ -62,7 +62,7 @@ stage_tsan() {
   TALLY_BUILD_DIR=build-tsan TALLY_BUILD_TARGETS="test_proxy test_cluster" scripts/build.sh \
     -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=OFF -DTALLY_TSAN=ON -DTALLY_WERROR=OFF
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
-    run_tests build-tsan -R '^(proxy|cluster): '
+    run_tests build-tsan -R '^(proxy|cluster):'
 }
 
 summary=()
