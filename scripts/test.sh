@@ -58,11 +58,13 @@ stage_asan() {
   run_tests "$asan_dir"
 }
 stage_tsan() {
-  # Only what the proxy and cluster suites need: TSan's value is in the threaded parts.
+  # Only what the proxy and cluster suites need: TSan's value is in the threaded parts. The
+  # checkpoint crash test is left out: it forks single-threaded writers and kills them within
+  # 6 ms, which TSan's start-up in the child does not fit in; it has no threads to check.
   TALLY_BUILD_DIR=build-tsan TALLY_BUILD_TARGETS="test_proxy test_cluster" scripts/build.sh \
     -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=OFF -DTALLY_TSAN=ON -DTALLY_WERROR=OFF
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
-    run_tests build-tsan -R '^(proxy|cluster):'
+    run_tests build-tsan -R '^(proxy|cluster):' -E 'checkpoint crash'
 }
 
 summary=()
