@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Configures and builds tally into ./build (or $TALLY_BUILD_DIR). Extra arguments go to cmake.
+# Configures and builds tally into ./build (or $TALLY_BUILD_DIR). Extra arguments go to cmake;
+# TALLY_BUILD_TARGETS="a b" builds only those targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${TALLY_BUILD_DIR:-build}
@@ -8,4 +9,6 @@ export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-cmake --build "$build_dir" -j "$(nproc)"
+targets=()
+for t in ${TALLY_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$build_dir" -j "$(nproc)" "${targets[@]}"

@@ -7,8 +7,10 @@ build_pkgs=(g++ cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libyaml-cpp-dev prometheus-cpp-dev doctest-dev libssl-dev)
 # clang + libclang-rt-14-dev: scripts/fuzz.sh (libFuzzer and the sanitizer runtimes live in
-# libclang-rt-14-dev, which clang only recommends).
-test_pkgs=(curl procps iproute2 prometheus shellcheck systemd clang libclang-rt-14-dev)
+# libclang-rt-14-dev, which clang only recommends); clang-tidy-16, not Debian 12's default 14:
+# see scripts/tidy.sh.
+test_pkgs=(curl procps iproute2 prometheus shellcheck systemd clang libclang-rt-14-dev
+  clang-format clang-tidy-16 python3)
 bench_pkgs=(wrk haproxy nginx-light util-linux)
 
 want=("${build_pkgs[@]}")

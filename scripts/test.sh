@@ -1,15 +1,87 @@
 #!/usr/bin/env bash
-# README command 2: install what is missing, build, run every test.
-# TALLY_SANITIZE=1 builds into build-asan with AddressSanitizer + UndefinedBehaviorSanitizer.
+# README command 2 (and CI's, through .ci/run): install what is missing, then run the stages
+#   format  scripts/check-format.sh
+#   build   build/ (RelWithDebInfo, -Werror) and every test
+#   tidy    scripts/tidy.sh over build/compile_commands.json
+#   asan    build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer, every test
+#   tsan    build-tsan/ with ThreadSanitizer, the proxy and cluster tests
+# in that order, stopping at the first that fails, with one timing line per stage.
+#
+#   TALLY_CI_STAGES="format build"   run only these stages (locally; CI=true always runs all)
+#   TALLY_SANITIZE=1                 only the asan stage (what this script did before stages)
+#   TALLY_TIDY_EXCLUDE="..."         folders tidy skips [tests proxy]; "" checks everything
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
-if [ "${TALLY_SANITIZE:-0}" = 1 ]; then
-  export TALLY_BUILD_DIR=${TALLY_BUILD_DIR:-build-asan}
-  scripts/build.sh -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=ON
+
+all_stages="format build tidy asan tsan"
+if [ "${CI:-}" = true ]; then
+  stages=$all_stages
+elif [ "${TALLY_SANITIZE:-0}" = 1 ]; then
+  stages=asan
+  asan_dir=${TALLY_BUILD_DIR:-build-asan}
 else
-  export TALLY_BUILD_DIR=${TALLY_BUILD_DIR:-build}
-  scripts/build.sh -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=OFF
+  stages=${TALLY_CI_STAGES:-$all_stages}
 fi
-cd "$TALLY_BUILD_DIR"
-ctest --output-on-failure --timeout 300 -j 2
+build_dir=build
+[ "${TALLY_SANITIZE:-0}" = 1 ] || build_dir=${TALLY_BUILD_DIR:-build}
+asan_dir=${asan_dir:-build-asan}
+for s in $stages; do
+  [[ " $all_stages " == *" $s "* ]] || { echo "test.sh: unknown stage '$s' (stages: $all_stages)" >&2; exit 2; }
+done
+
+# ctest's own timeout backs up the per-test TIMEOUT property for anything discovered without one.
+run_tests() {
+  (cd "$1" && shift && ctest --output-on-failure --timeout 300 -j "$(nproc)" "$@")
+}
+
+stage_format() { scripts/check-format.sh; }
+stage_build() {
+  TALLY_BUILD_DIR=$build_dir scripts/build.sh -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=OFF \
+    -DTALLY_TSAN=OFF -DTALLY_WERROR=ON
+  run_tests "$build_dir"
+}
+stage_tidy() {
+  # tidy reads the compile database the build stage configured.
+  [ -f "$build_dir/compile_commands.json" ] ||
+    TALLY_BUILD_DIR=$build_dir scripts/build.sh -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=OFF \
+      -DTALLY_TSAN=OFF
+  # tests/ is skipped by default: clang-tidy parses Beast, Asio and doctest again for each of its
+  # ~45 files, about as long as the whole tree's other files together (measured ~20 s of CPU per
+  # file), which would push CI past its budget. proxy/ is skipped until the request-path rewrite
+  # (issue 9) lands the fixes for its findings; then take it out of this default.
+  TALLY_TIDY_EXCLUDE=${TALLY_TIDY_EXCLUDE-tests proxy} TALLY_BUILD_DIR=$build_dir scripts/tidy.sh
+}
+stage_asan() {
+  TALLY_BUILD_DIR=$asan_dir scripts/build.sh -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=ON \
+    -DTALLY_TSAN=OFF -DTALLY_WERROR=OFF
+  run_tests "$asan_dir"
+}
+stage_tsan() {
+  # Only what the proxy and cluster suites need: TSan's value is in the threaded parts. The
+  # checkpoint crash test is left out: it forks single-threaded writers and kills them within
+  # 6 ms, which TSan's start-up in the child does not fit in; it has no threads to check.
+  TALLY_BUILD_DIR=build-tsan TALLY_BUILD_TARGETS="test_proxy test_cluster" scripts/build.sh \
+    -DTALLY_BUILD_TESTS=ON -DTALLY_SANITIZE=OFF -DTALLY_TSAN=ON -DTALLY_WERROR=OFF
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
+    run_tests build-tsan -R '^(proxy|cluster):' -E 'checkpoint crash'
+}
+
+summary=()
+for s in $stages; do
+  echo "=== test.sh: stage $s"
+  start=$SECONDS
+  # A subshell outside any `if`, so set -e still stops a stage at its first failing command.
+  set +e
+  (set -e; "stage_$s")
+  rc=$?
+  set -e
+  if [ "$rc" -eq 0 ]; then result=ok; else result=FAILED; fi
+  line=$(printf 'test.sh: stage %-6s %-6s %4ds' "$s" "$result" $((SECONDS - start)))
+  echo "$line"
+  summary+=("$line")
+  [ "$result" = ok ] || break
+done
+echo "=== test.sh: summary"
+printf '%s\n' "${summary[@]}"
+[ "$result" = ok ]

@@ -73,7 +73,7 @@ std::string sha256_hex(std::string_view bytes) {
     return {};  // never matches a stored checksum, so decode reports a mismatch
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * length);
+  out.reserve(std::size_t{2} * length);
   for (unsigned int i = 0; i < length; ++i) {
     out += hex[digest[i] >> 4];
     out += hex[digest[i] & 0xf];

@@ -10,7 +10,20 @@ namespace tally::cluster {
 
 namespace {
 using steady = std::chrono::steady_clock;
+
+// The periodic source is the app's code: whatever it throws is logged, and that round skipped.
+std::optional<checkpoint_state> read_source(const checkpoint_writer_options& options) {
+  try {
+    return options.source();
+  } catch (const std::exception& e) {
+    if (options.log) options.log(std::string("checkpoint: reading the state failed: ") + e.what());
+  } catch (...) {
+    if (options.log) options.log("checkpoint: reading the state failed");
+  }
+  return std::nullopt;
 }
+
+}  // namespace
 
 checkpoint_writer::checkpoint_writer(checkpoint_writer_options options)
     : options_(std::move(options)) {
@@ -90,15 +103,7 @@ void checkpoint_writer::run() {
       next_periodic = now + options_.interval;
       pending_.reset();  // source() is at least as new as anything requested
       lock.unlock();
-      std::optional<checkpoint_state> state;
-      try {
-        state = options_.source();
-      } catch (const std::exception& e) {
-        if (options_.log)
-          options_.log(std::string("checkpoint: reading the state failed: ") + e.what());
-      } catch (...) {
-        if (options_.log) options_.log("checkpoint: reading the state failed");
-      }
+      std::optional<checkpoint_state> state = read_source(options_);
       lock.lock();
       if (state) write_unlocked(lock, std::move(*state));
       continue;

@@ -128,7 +128,7 @@ struct cluster_node::state {
       if (gossip) body = std::make_shared<const std::string>(encode(current_message()));
     }
     emit(lines);
-    if (body && !stopped.load()) gossip->send_round(std::move(body));
+    if (body && !stopped.load()) gossip->send_round(body);
   }
 
   // Requires mutex.
@@ -288,12 +288,16 @@ std::array<rejection_count, 6> rejected_by_reason(const cluster_counters& c) noe
 }
 
 cluster_node::cluster_node(net::io_context& ioc, std::optional<config::cluster_config> cluster,
-                           std::string token, node_options options)
-    : state_(
-          std::make_shared<state>(ioc, std::move(cluster), std::move(token), std::move(options))) {}
+                           const std::string& token, node_options options)
+    : state_(std::make_shared<state>(ioc, std::move(cluster), token, std::move(options))) {}
 
 cluster_node::~cluster_node() {
-  stop();
+  // Only posting can throw (allocation), and a destructor must not: `stopped` is set first, so
+  // the round loop ends at its next wake-up and the gossip client's exchanges at their deadlines.
+  try {
+    stop();
+  } catch (...) {
+  }
 }
 
 void cluster_node::set_backends(const std::vector<pool_backend>& list) {
@@ -513,6 +517,7 @@ std::vector<peer_status> cluster_node::peers() const {
       ps.up = *ps.since_success < s.ttl;
     }
     ps.last_error = p.last_error;
+    ps.in_flight = p.in_flight;
     out.push_back(std::move(ps));
   }
   std::lock_guard lock(s.mutex);

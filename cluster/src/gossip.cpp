@@ -27,7 +27,7 @@ using error_code = boost::system::error_code;
 namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Our peers answer with a short acknowledgement; anything larger is not a tally replica.
-constexpr std::size_t max_response_body = 64 * 1024;
+constexpr std::size_t max_response_body = std::size_t{64} * 1024;
 
 // The "error" a refusing peer put in its JSON answer (a clock or token problem the operator of
 // this replica has to fix), shortened for /status and the log; empty when there is none.
@@ -229,10 +229,16 @@ void gossip_client::set_token(std::string token) {
 }
 
 gossip_client::~gossip_client() {
-  stop();
+  // Only posting a close can throw (allocation), and a destructor must not: every channel is
+  // marked stopped before any close is posted, so an exchange left open does not retry and ends
+  // at its own deadline.
+  try {
+    stop();
+  } catch (...) {
+  }
 }
 
-void gossip_client::send_round(std::shared_ptr<const std::string> body) {
+void gossip_client::send_round(const std::shared_ptr<const std::string>& body) {
   if (stopped_) return;
   for (auto& ch : channels_) {
     if (ch->in_flight.exchange(true)) {
@@ -246,8 +252,9 @@ void gossip_client::send_round(std::shared_ptr<const std::string> body) {
 
 void gossip_client::stop() {
   if (stopped_.exchange(true)) return;
-  for (auto& ch : channels_) {
+  for (auto& ch : channels_)
     ch->stopped.store(true);
+  for (auto& ch : channels_) {
     net::post(ioc_, [ch] {
       ch->resolver.cancel();
       ch->close();

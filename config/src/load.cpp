@@ -18,7 +18,7 @@ namespace tally::config {
 namespace {
 
 // A config is a few kilobytes; refusing huge files bounds memory when pointed at the wrong one.
-constexpr std::size_t largest_config_bytes = 16 * 1024 * 1024;
+constexpr std::size_t largest_config_bytes = std::size_t{16} * 1024 * 1024;
 
 std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -27,7 +27,7 @@ std::string sha256_hex(std::string_view bytes) {
     return {};
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(length * 2);
+  out.reserve(std::size_t{length} * 2);
   for (unsigned int i = 0; i < length; ++i) {
     out += hex[digest[i] >> 4];
     out += hex[digest[i] & 0x0f];

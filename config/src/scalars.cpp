@@ -98,7 +98,7 @@ parsed<duration> parse_duration(std::string_view text) {
     std::uint64_t milliseconds;
   };
   static constexpr std::array<unit, 4> units{
-      {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 60 * 60 * 1000}}};
+      {{"ms", 1}, {"s", 1000}, {"m", 60ull * 1000}, {"h", 60ull * 60 * 1000}}};
 
   auto [digits, suffix] = split_number_and_unit(text);
   auto found =
@@ -125,8 +125,8 @@ parsed<std::uint64_t> parse_size(std::string_view text) {
                                               {"MiB", 1ull << 20},
                                               {"GiB", 1ull << 30},
                                               {"KB", 1000},
-                                              {"MB", 1000 * 1000},
-                                              {"GB", 1000 * 1000 * 1000}}};
+                                              {"MB", 1000ull * 1000},
+                                              {"GB", 1000ull * 1000 * 1000}}};
 
   auto [digits, suffix] = split_number_and_unit(text);
   auto found =

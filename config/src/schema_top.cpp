@@ -27,7 +27,7 @@ void read_timeouts(const map_reader& top, timeouts_config& out) {
 
 void read_limits(const map_reader& top, limits_config& out) {
   map_reader limits(top, "limits", {"max_header_bytes", "max_body_bytes", "max_connections"});
-  limits.read_size("max_header_bytes", out.max_header_bytes, 1024, 1024 * 1024);
+  limits.read_size("max_header_bytes", out.max_header_bytes, 1024, 1024ull * 1024);
   limits.read_size("max_body_bytes", out.max_body_bytes, 1,
                    std::numeric_limits<std::uint64_t>::max());
   limits.read_whole_number("max_connections", out.max_connections, 1, 1'000'000);

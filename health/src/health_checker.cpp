@@ -124,6 +124,15 @@ net::awaitable<void> run_target(std::shared_ptr<checker_shared> shared,
 
 }  // namespace
 
+steady::duration first_probe_delay(std::mt19937_64& rng, double jitter,
+                                   std::chrono::milliseconds interval) {
+  const double spread =
+      jitter * static_cast<double>(std::chrono::duration_cast<steady::duration>(interval).count());
+  if (spread < 1.0) return steady::duration{0};
+  std::uniform_int_distribution<steady::rep> pick(0, static_cast<steady::rep>(spread) - 1);
+  return steady::duration(pick(rng));
+}
+
 health_checker::health_checker(net::io_context& ioc, clock_fn clock, log_fn log,
                                health_checker_options options)
     : ioc_(ioc), shared_(std::make_shared<detail::checker_shared>()), options_(options) {
@@ -133,7 +142,12 @@ health_checker::health_checker(net::io_context& ioc, clock_fn clock, log_fn log,
 }
 
 health_checker::~health_checker() {
-  stop();
+  // Only posting a cancel can throw (allocation), and a destructor must not: every target is
+  // marked retired before its cancel is posted, so its coroutine ends at its next wake-up anyway.
+  try {
+    stop();
+  } catch (...) {
+  }
 }
 
 void health_checker::set_on_result(result_fn f) {
@@ -190,15 +204,8 @@ void health_checker::set_targets(std::vector<health_target> targets) {
 }
 
 void health_checker::start(const std::shared_ptr<detail::checker_target>& t) {
-  steady::duration delay{0};
-  const double spread =
-      options_.first_probe_jitter *
-      static_cast<double>(
-          std::chrono::duration_cast<steady::duration>(t->target.cfg.interval).count());
-  if (spread >= 1.0) {
-    std::uniform_int_distribution<steady::rep> pick(0, static_cast<steady::rep>(spread) - 1);
-    delay = steady::duration(pick(rng_));
-  }
+  const steady::duration delay =
+      first_probe_delay(rng_, options_.first_probe_jitter, t->target.cfg.interval);
   net::co_spawn(ioc_, run_target(shared_, t, delay),
                 net::bind_cancellation_slot(t->cancel.slot(), net::detached));
 }

@@ -49,6 +49,15 @@ struct recorder {
   }
 };
 
+// Waits for the writer thread to get somewhere; the limit only turns a hang into a failure, so it
+// is far beyond any fsync a loaded machine takes.
+template <class Pred>
+void wait_until(Pred done) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!done() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(2ms);
+}
+
 checkpoint_state decode_file(const fs::path& path) {
   const auto decoded = decode_checkpoint(testing::read_whole_file(path));
   REQUIRE_MESSAGE(decoded, decoded.error);
@@ -98,12 +107,10 @@ TEST_CASE("checkpoint writer: writes are spaced by min_spacing") {
   seen.attach(options);
   checkpoint_writer writer(options);
   writer.request_write(sample_state(1, 1, 1));
-  for (int i = 0; i < 500 && writer.successes() == 0; ++i)
-    std::this_thread::sleep_for(2ms);
+  wait_until([&] { return writer.successes() >= 1; });
   const auto first_started = std::chrono::steady_clock::now();
   writer.request_write(sample_state(1, 1, 2));  // must wait for the spacing, not for a flush
-  for (int i = 0; i < 1000 && writer.successes() < 2; ++i)
-    std::this_thread::sleep_for(2ms);
+  wait_until([&] { return writer.successes() >= 2; });
   REQUIRE(writer.successes() == 2);
   std::lock_guard lock(seen.mutex);
   // From the start of the first write (its end minus its duration) to the end of the second.
@@ -119,8 +126,7 @@ TEST_CASE("checkpoint writer: the periodic write asks the source on the writer t
   options.interval = 20ms;
   options.source = [&] { return sample_state(1, 1, ++calls); };
   checkpoint_writer writer(options);
-  for (int i = 0; i < 2500 && writer.successes() < 3; ++i)
-    std::this_thread::sleep_for(2ms);
+  wait_until([&] { return writer.successes() >= 3; });
   CHECK(writer.successes() >= 3);
   CHECK(calls.load() >= 3);
 }

@@ -1,10 +1,13 @@
 // Three cluster_nodes in one process, each on its own io_context and thread, talking over real
-// loopback sockets through votes_server. gossip_interval 50ms, vote_ttl 300ms; every wait is
-// for a condition with a deadline.
+// loopback sockets through votes_server. Time does not drive them: the gossip interval is an hour
+// (a node's only timed round is the first, at start()), the test runs each round itself and waits
+// for its POSTs to finish, and vote and peer ages come from a clock the test advances. So every
+// assertion counts rounds, and a slow machine only makes the test take longer.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -18,27 +21,29 @@ using namespace tally;
 using namespace tally::cluster;
 using namespace std::chrono_literals;
 using tally::cluster::test::votes_server;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto interval = 50ms;
 constexpr auto ttl = 300ms;
 const std::string addr1 = "127.0.0.1:9001";
 const std::string addr2 = "127.0.0.1:9002";
 
-// Polls `pred` until it holds or `limit` passes; returns how long it took (or nullopt).
-std::optional<std::chrono::milliseconds> wait_for(const std::function<bool()>& pred,
-                                                  std::chrono::milliseconds limit = 3s) {
-  const auto start = clock_type::now();
-  while (clock_type::now() - start < limit) {
-    if (pred())
-      return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
+// Polls `pred` until it holds or `limit` passes. The limit only turns a hang into a failure.
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(2ms);
   }
-  if (pred()) return limit;
-  return std::nullopt;
+  return true;
 }
+
+// The steady clock every replica reads for vote and peer ages.
+struct manual_clock {
+  std::atomic<std::int64_t> ms{1'000'000};
+  steady_time now() const { return steady_time(std::chrono::milliseconds(ms.load())); }
+  void advance(std::chrono::milliseconds d) { ms += d.count(); }
+};
 
 struct replica {
   boost::asio::io_context ioc;
@@ -62,6 +67,7 @@ struct replica {
 };
 
 struct cluster_fixture {
+  manual_clock clock;
   std::array<std::unique_ptr<replica>, 3> r;
 
   // `server_token` is what each replica's listener demands; `client_tokens[i]` what node i sends.
@@ -78,9 +84,10 @@ struct cluster_fixture {
         cfg.peers.push_back({"lb-" + std::to_string(j + 1),
                              {"127.0.0.1", port, "127.0.0.1:" + std::to_string(port)}});
       }
-      cfg.gossip_interval = interval;
+      cfg.gossip_interval = std::chrono::hours(1);
       cfg.vote_ttl = ttl;
       node_options opts;
+      opts.steady_now = [this] { return clock.now(); };
       opts.log = [x = r[i].get()](std::string_view line) {
         std::lock_guard lock(x->log_mutex);
         x->log.emplace_back(line);
@@ -94,10 +101,34 @@ struct cluster_fixture {
       x->node->start();
       x->thread = std::thread([p = x.get()] { p->ioc.run(); });
     }
+    // start() runs the first round on each node's thread; the test's rounds come after it.
+    REQUIRE(
+        wait_for([&] { return all([](replica& x) { return x.node->counters().rounds >= 1; }); }));
   }
   ~cluster_fixture() {
     for (auto& x : r)
       x->halt();
+  }
+
+  // Waits until none of node i's POSTs is under way: each has been answered (and so applied by
+  // the peer) or has failed.
+  void settle(std::size_t i) {
+    REQUIRE(wait_for([&] {
+      for (const auto& p : r[i]->node->peers())
+        if (p.in_flight) return false;
+      return true;
+    }));
+  }
+  // One gossip round of node i, complete: the clock ticks, it votes and POSTs, the peers apply it.
+  void gossip(std::size_t i) {
+    settle(i);  // a round skips a peer whose previous POST is still under way
+    clock.advance(1ms);
+    r[i]->node->run_round();
+    settle(i);
+  }
+  void gossip_all() {
+    for (std::size_t i = 0; i < r.size(); ++i)
+      gossip(i);
   }
 
   bool all(const std::function<bool(replica&)>& pred) {
@@ -118,7 +149,8 @@ struct cluster_fixture {
 
 TEST_CASE("three nodes: peers come up and see each other") {
   cluster_fixture c;
-  REQUIRE(wait_for([&] { return c.all_peers_up(); }));
+  c.gossip_all();
+  REQUIRE(c.all_peers_up());
   for (auto& x : c.r) {
     auto s = x->node->status_json();
     for (const auto& p : s["peers"].as_array()) {
@@ -131,39 +163,32 @@ TEST_CASE("three nodes: peers come up and see each other") {
 
 TEST_CASE("three nodes: one failing replica keeps the backend up everywhere - two flip it") {
   cluster_fixture c;
-  REQUIRE(wait_for([&] { return c.all_peers_up(); }));
+  c.gossip_all();
+  REQUIRE(c.all_peers_up());
 
   c.r[0]->b1->set_local_up(false);
+  c.gossip(0);
   // Everyone has seen lb-1's down vote...
-  REQUIRE(wait_for(
-      [&] { return c.all([](replica& x) { return x.node->votes_down("web", addr1) == 1; }); }));
-  // ...and the verdict stays up on all three for a while (several gossip rounds).
-  const auto held =
-      wait_for([&] { return !c.all([&](replica& x) { return x.b1->up(); }); }, 6 * interval);
-  CHECK_FALSE(held);
+  REQUIRE(c.all([](replica& x) { return x.node->votes_down("web", addr1) == 1; }));
+  // ...and the verdict stays up on all three through several rounds of everyone.
+  for (int round = 0; round < 6; ++round) {
+    c.gossip_all();
+    CHECK(c.all([](replica& x) { return x.b1->up(); }));
+  }
 
-  // The second replica's checks fail: measured from that moment to the verdict being DOWN on all
-  // three. Repeated to see the spread (the change waits for lb-2's next round: up to 1 interval).
-  std::vector<long> down_ms, up_ms;
+  // The second replica's checks fail: its next round turns the verdict DOWN on all three (lb-2
+  // counts its own vote at once, the others on receipt), and back UP the same way. Repeated,
+  // since one flip could be luck.
   for (int trial = 0; trial < 5; ++trial) {
     c.r[1]->b1->set_local_up(false);
-    const auto flipped = wait_for([&] { return c.all([](replica& x) { return !x.b1->up(); }); });
-    REQUIRE(flipped);
-    down_ms.push_back(flipped->count());
-    CHECK(*flipped <= 4 * interval);
+    c.gossip(1);
+    CHECK(c.all([](replica& x) { return !x.b1->up(); }));
     CHECK(c.all([](replica& x) { return x.b2->up(); }));
 
     c.r[1]->b1->set_local_up(true);
-    const auto back = wait_for([&] { return c.all([](replica& x) { return x.b1->up(); }); });
-    REQUIRE(back);
-    up_ms.push_back(back->count());
+    c.gossip(1);
+    CHECK(c.all([](replica& x) { return x.b1->up(); }));
   }
-  std::sort(down_ms.begin(), down_ms.end());
-  std::sort(up_ms.begin(), up_ms.end());
-  MESSAGE("verdict DOWN on all three after (ms, sorted) "
-          << down_ms[0] << " " << down_ms[1] << " " << down_ms[2] << " " << down_ms[3] << " "
-          << down_ms[4] << "; UP again after " << up_ms[0] << " " << up_ms[1] << " " << up_ms[2]
-          << " " << up_ms[3] << " " << up_ms[4]);
   for (auto& x : c.r) {
     std::lock_guard lock(x->log_mutex);
     CHECK(std::count_if(x->log.begin(), x->log.end(), [](const std::string& l) {
@@ -174,74 +199,77 @@ TEST_CASE("three nodes: one failing replica keeps the backend up everywhere - tw
 
 TEST_CASE("three nodes: with two replicas gone the survivor keeps the last verdict") {
   cluster_fixture c;
-  REQUIRE(wait_for([&] { return c.all_peers_up(); }));
+  c.gossip_all();
+  REQUIRE(c.all_peers_up());
   c.r[1]->halt();
   c.r[2]->halt();
   auto& survivor = *c.r[0];
   survivor.b1->set_local_up(false);
-  // Its peers' votes go stale after vote_ttl; its own down vote alone is no quorum.
-  REQUIRE(wait_for([&] {
-    for (const auto& p : survivor.node->peers())
-      if (p.up) return false;
-    return true;
-  }));
-  CHECK_FALSE(wait_for([&] { return !survivor.b1->up(); }, 2 * ttl));
+  // Its peers' votes, and the peers themselves, go stale after vote_ttl; its own down vote alone
+  // is no quorum, however many rounds it runs.
+  c.clock.advance(ttl);
+  for (int round = 0; round < 4; ++round) {
+    c.gossip(0);
+    CHECK(survivor.b1->up());
+  }
+  for (const auto& p : survivor.node->peers())
+    CHECK_FALSE(p.up);
   CHECK(survivor.node->votes_down("web", addr1) == 1);
 }
 
-TEST_CASE("three nodes: a drain on one replica reaches the others within 3 gossip intervals") {
+TEST_CASE("three nodes: a drain on one replica reaches the others with its own POSTs") {
   cluster_fixture c;
-  REQUIRE(wait_for([&] { return c.all_peers_up(); }));
-  const auto start = clock_type::now();
+  c.gossip_all();
+  REQUIRE(c.all_peers_up());
+  // No round is run after the change: apply_admin_change sends it at once.
   REQUIRE(c.r[2]->node->apply_admin_change("web", addr2, admin_mutation::drain()));
-  const auto reached = wait_for([&] { return c.all([](replica& x) { return x.b2->drained(); }); });
-  REQUIRE(reached);
-  MESSAGE(
-      "drain on all three after "
-      << std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start).count()
-      << " ms");
-  CHECK(*reached <= 3 * interval);
+  c.settle(2);
+  CHECK(c.all([](replica& x) { return x.b2->drained(); }));
   CHECK_FALSE(c.r[0]->b1->drained());
 
   REQUIRE(c.r[0]->node->apply_admin_change("web", addr2, admin_mutation::enable()));
-  REQUIRE(wait_for([&] { return c.all([](replica& x) { return !x.b2->drained(); }); }));
+  c.settle(0);
+  CHECK(c.all([](replica& x) { return !x.b2->drained(); }));
 }
 
 TEST_CASE("three nodes: concurrent conflicting weights converge to one value everywhere") {
   cluster_fixture c;
-  REQUIRE(wait_for([&] { return c.all_peers_up(); }));
+  c.gossip_all();
+  REQUIRE(c.all_peers_up());
   std::thread t1(
       [&] { c.r[0]->node->apply_admin_change("web", addr1, admin_mutation::weight(3)); });
   std::thread t2(
       [&] { c.r[1]->node->apply_admin_change("web", addr1, admin_mutation::weight(8)); });
   t1.join();
   t2.join();
-  REQUIRE(wait_for([&] {
-    const auto w = c.r[0]->b1->weight();
-    return (w == 3 || w == 8) && c.all([w](replica& x) { return x.b1->weight() == w; });
-  }));
-  // Stable: a few more rounds do not change it.
+  c.settle(0);
+  c.settle(1);
+  // Each replica has sent its own record; one more round of everyone spreads the winner.
+  c.gossip_all();
   const auto w = c.r[0]->b1->weight();
-  CHECK_FALSE(wait_for([&] { return !c.all([w](replica& x) { return x.b1->weight() == w; }); },
-                       4 * interval));
+  CHECK((w == 3 || w == 8));
+  CHECK(c.all([w](replica& x) { return x.b1->weight() == w; }));
+  // Stable: more rounds do not change it.
+  for (int round = 0; round < 4; ++round) {
+    c.gossip_all();
+    CHECK(c.all([w](replica& x) { return x.b1->weight() == w; }));
+  }
   for (auto& x : c.r)
     CHECK(x->node->admin_changes() == c.r[0]->node->admin_changes());
 }
 
 TEST_CASE("three nodes: the bearer token is sent - a wrong one gets 401 and the peer is down") {
   cluster_fixture c("s3cret", {"s3cret", "s3cret", "wrong"});
+  c.gossip_all();
   // lb-1 and lb-2 reach each other; lb-3's requests are refused.
-  REQUIRE(wait_for([&] {
-    auto p1 = c.r[0]->node->peers();
-    auto p2 = c.r[1]->node->peers();
-    return p1[0].up && p2[0].up && c.r[0]->server.unauthorized > 0 &&
-           c.r[1]->server.unauthorized > 0;
-  }));
-  CHECK(wait_for([&] {
-    for (const auto& p : c.r[2]->node->peers())
-      if (p.up || p.last_error != "HTTP 401") return false;
-    return true;
-  }));
+  CHECK(c.r[0]->node->peers()[0].up);
+  CHECK(c.r[1]->node->peers()[0].up);
+  CHECK(c.r[0]->server.unauthorized > 0);
+  CHECK(c.r[1]->server.unauthorized > 0);
+  for (const auto& p : c.r[2]->node->peers()) {
+    CHECK_FALSE(p.up);
+    CHECK(p.last_error == "HTTP 401");
+  }
   CHECK(c.r[2]->server.unauthorized == 0);
 }
 

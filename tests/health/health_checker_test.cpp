@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 
 #include "fixtures.hpp"
 #include "support/backend_fixture.hpp"
@@ -60,12 +61,9 @@ TEST_CASE("health_checker: down after fall checks - up after rise checks - one l
   CHECK(log.lines().empty());
   CHECK(results[true] >= 2);
 
+  // Counted in probes, not in time: a loaded machine stretches the schedule, not the counts.
   backends.backend(0).set_healthy(false);
-  auto start = steady::now();
   REQUIRE(run_until(ioc, [&] { return !b->local_up(); }));
-  auto took = steady::now() - start;
-  CHECK(took >= 2 * interval - 5ms);  // fall (3) probes, interval apart
-  CHECK(took < 2s);
   CHECK_FALSE(b->up());  // a cluster of one: the verdict follows
   REQUIRE(log.lines().size() == 1);
   CHECK(log.lines()[0] == "health: pool web backend " + backends.address(0) +
@@ -77,12 +75,10 @@ TEST_CASE("health_checker: down after fall checks - up after rise checks - one l
   CHECK(s->last_reason == "status 503");
   CHECK(s->last_change.has_value());
 
+  const int successes_before = results[true];
   backends.backend(0).set_healthy(true);
-  start = steady::now();
   REQUIRE(run_until(ioc, [&] { return b->local_up(); }));
-  took = steady::now() - start;
-  CHECK(took >= interval - 5ms);  // rise (2) probes
-  CHECK(took < 2s);
+  CHECK(results[true] - successes_before == 2);  // rise
   CHECK(b->up());
   REQUIRE(log.lines().size() == 2);
   CHECK(log.lines()[1] == "health: pool web backend " + backends.address(0) +
@@ -192,8 +188,20 @@ TEST_CASE(
 }
 
 TEST_CASE("health_checker: first probes are spread by a seeded jitter") {
+  constexpr auto jitter_interval = 400ms;
+  constexpr std::uint64_t seed = 7;
+  // The draws a checker seeded with `seed` makes, one per new target in the order given.
+  std::mt19937_64 rng(seed);
+  std::vector<steady::duration> delays;
+  for (int i = 0; i < 8; ++i)
+    delays.push_back(first_probe_delay(rng, 1.0, jitter_interval));
+  const auto [min_delay, max_delay] = std::minmax_element(delays.begin(), delays.end());
+  CHECK(*min_delay >= 0ms);
+  CHECK(*max_delay < jitter_interval);
+  CHECK(*max_delay - *min_delay > jitter_interval / 4);  // spread, not lockstep
+
   net::io_context ioc;
-  health_checker checker(ioc, {}, {}, {.seed = 7, .first_probe_jitter = 1.0});
+  health_checker checker(ioc, {}, {}, {.seed = seed, .first_probe_jitter = 1.0});
   std::map<const balancer::backend*, steady::time_point> first;
   checker.set_on_result([&](std::string_view, const balancer::backend& b, const probe_result&) {
     first.try_emplace(&b, steady::now());
@@ -204,16 +212,16 @@ TEST_CASE("health_checker: first probes are spread by a seeded jitter") {
   for (int i = 0; i < 8; ++i) {
     keep.push_back(std::make_shared<balancer::backend>("127.0.0.1:" + std::to_string(i), 1));
     auto t = target_for(keep.back(), port);
-    t.cfg.interval = 400ms;
+    t.cfg.interval = jitter_interval;
     targets.push_back(t);
   }
   const auto start = steady::now();
   checker.set_targets(targets);
   REQUIRE(run_until(ioc, [&] { return first.size() == 8; }));
-  auto [lo, hi] = std::minmax_element(first.begin(), first.end(),
-                                      [](auto& a, auto& b) { return a.second < b.second; });
-  CHECK(hi->second - lo->second > 50ms);
-  CHECK(hi->second - start < 400ms + 200ms);  // all within the first interval (plus slack)
+  // A timer never fires early, so each first probe comes no sooner than its drawn delay; load can
+  // only make it later, which this does not bound.
+  for (std::size_t i = 0; i < keep.size(); ++i)
+    CHECK(first.at(keep[i].get()) - start >= delays[i]);
 }
 
 TEST_CASE("health_checker: stop and destruction with probes in flight are safe") {
@@ -225,7 +233,11 @@ TEST_CASE("health_checker: stop and destruction with probes in flight are safe")
   checker->set_on_result(
       [&](std::string_view, const balancer::backend&, const probe_result&) { ++callbacks; });
   const auto b = make_backend(backends, 0);
-  checker->set_targets({target_for(b, backends.port(0), "web", "/delay/5000")});
+  // The backend holds the answer for 10 minutes and the probe would wait an hour: only the
+  // cancellation can end it within this test.
+  auto held = target_for(b, backends.port(0), "web", "/delay/600000");
+  held.cfg.timeout = std::chrono::hours(1);
+  checker->set_targets({held});
   // The probe is waiting for the backend's delayed answer.
   REQUIRE(run_until(ioc, [&] { return backends.backend(0).stats().requests.load() >= 1; }));
 
@@ -235,11 +247,11 @@ TEST_CASE("health_checker: stop and destruction with probes in flight are safe")
   CHECK(checker->size() == 0);
   checker.reset();
 
-  // Everything the checker started finishes promptly: cancelled, not left to time out.
-  const auto start = steady::now();
+  // Everything the checker started ends: the io_context runs out of work (the bound is only there
+  // so a regression fails instead of hanging the suite).
   ioc.restart();
-  ioc.run_for(3s);
-  CHECK(steady::now() - start < 1s);
+  ioc.run_for(60s);
+  CHECK(ioc.stopped());
   CHECK(callbacks == 0);
   CHECK(b->local_up());
 }

@@ -58,6 +58,7 @@ struct peer_status {
   std::optional<std::chrono::milliseconds> since_success;  // age of the last answered POST
   std::optional<std::chrono::milliseconds> since_heard;    // age of its last accepted message
   std::string last_error;
+  bool in_flight = false;  // a POST to it is under way (a round meanwhile skips this peer)
 };
 
 struct cluster_counters {
@@ -101,7 +102,7 @@ class cluster_node {
   // handle_votes() demands a valid signature. HLC stamps are bounded by
   // cluster->max_clock_offset (default_max_clock_offset without `cluster`).
   cluster_node(net::io_context& ioc, std::optional<config::cluster_config> cluster,
-               std::string token, node_options options = {});
+               const std::string& token, node_options options = {});
   ~cluster_node();  // stop()
   cluster_node(const cluster_node&) = delete;
   cluster_node& operator=(const cluster_node&) = delete;

@@ -53,7 +53,7 @@ class gossip_client {
 
   // Starts one POST of `body` to each peer that has none in flight. Thread-safe; the requests
   // run on the io_context.
-  void send_round(std::shared_ptr<const std::string> body);
+  void send_round(const std::shared_ptr<const std::string>& body);
   // The token for requests written from now on (after a reload changed it). Thread-safe.
   void set_token(std::string token);
   // No new rounds; open connections are closed on the io_context.

@@ -21,7 +21,7 @@
 namespace tally::cluster {
 
 struct message_limits {
-  static constexpr std::size_t max_body_bytes = 256 * 1024;
+  static constexpr std::size_t max_body_bytes = std::size_t{256} * 1024;
   static constexpr std::size_t max_votes = 10000;
   static constexpr std::size_t max_changes = 10000;
   static constexpr std::size_t max_string_bytes = 512;

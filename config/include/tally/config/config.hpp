@@ -32,7 +32,7 @@ struct timeouts_config {
 };
 
 struct limits_config {
-  std::uint64_t max_header_bytes = 16 * 1024;
+  std::uint64_t max_header_bytes = 16ull * 1024;
   std::uint64_t max_body_bytes = 100ull * 1024 * 1024;
   std::uint64_t max_connections = 10000;
 };

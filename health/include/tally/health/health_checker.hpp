@@ -41,6 +41,12 @@ struct health_checker_options {
   double first_probe_jitter = 1.0;
 };
 
+// How long a new target waits before its first probe: a uniform draw from
+// [0, jitter × interval), or zero when that range is under one tick. Pure, so tests can replay
+// the draws of a checker seeded like theirs.
+std::chrono::steady_clock::duration first_probe_delay(std::mt19937_64& rng, double jitter,
+                                                      std::chrono::milliseconds interval);
+
 // A target's state as /status shows it.
 struct target_status {
   std::string pool;
