@@ -200,8 +200,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     if (s == piece_status::failed) {
-      require(!reference.done, "the body fails in pieces but parses in one go",
-              failure.message());
+      require(!reference.done, "the body fails in pieces but parses in one go", failure.message());
       return 0;
     }
     if (!ended) {  // ran out of input mid-body: both must still be waiting

@@ -32,7 +32,7 @@ namespace {
 using proxy_allocator = arena_allocator<char>;
 using request_parser = http::parser<true, http::buffer_body, proxy_allocator>;
 
-constexpr std::size_t max_header_bytes = 16 * 1024;            // config default (limits)
+constexpr std::size_t max_header_bytes = 16 * 1024;             // config default (limits)
 constexpr std::uint64_t max_body_bytes = 100ull * 1024 * 1024;  // config default (limits)
 constexpr std::string_view client_ip = "192.0.2.7";
 constexpr std::string_view generated_id = "0123456789abcdef0123456789abcdef";
@@ -142,9 +142,9 @@ outcome handle(std::string_view bytes, std::initializer_list<std::size_t> cuts, 
       violated("a hop-by-hop field was forwarded", head);
     if (!upgrade && is_one_of(name, {"connection", "upgrade"}))
       violated("Connection/Upgrade forwarded without an upgrade", head);
-    if (is_one_of(name, {"content-length", "transfer-encoding", "host", "connection",
-                         "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via",
-                         "x-request-id"}))
+    if (is_one_of(name,
+                  {"content-length", "transfer-encoding", "host", "connection", "x-forwarded-for",
+                   "x-forwarded-proto", "x-forwarded-host", "via", "x-request-id"}))
       continue;  // never removed by Connection, or written by tally itself
     if (connection_names(req, name)) {
       if (!connection_overflows(req))

@@ -28,11 +28,11 @@ votes_message message(std::size_t votes, std::size_t changes) {
                        i % 3 != 0,
                        1'700'000'000'000 - static_cast<std::int64_t>(i) * 1000});
   for (std::size_t i = 0; i < changes; ++i)
-    m.changes.push_back({{"web", "127.0.0.1:" + std::to_string(9001 + i)},
-                         i % 2 ? change_field::weight : change_field::drained,
-                         static_cast<std::uint32_t>(i % 2 ? 7 : 1),
-                         {1'700'000'000'000 + static_cast<std::int64_t>(i), 1,
-                          i % 2 ? "lb-1" : "lb-2"}});
+    m.changes.push_back(
+        {{"web", "127.0.0.1:" + std::to_string(9001 + i)},
+         i % 2 ? change_field::weight : change_field::drained,
+         static_cast<std::uint32_t>(i % 2 ? 7 : 1),
+         {1'700'000'000'000 + static_cast<std::int64_t>(i), 1, i % 2 ? "lb-1" : "lb-2"}});
   return m;
 }
 

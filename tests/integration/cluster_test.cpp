@@ -9,7 +9,6 @@
 #include <regex>
 #include <thread>
 
-#include "tally/cluster/peer_auth.hpp"
 #include "support/backend_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/ports.hpp"
@@ -17,6 +16,7 @@
 #include "support/proxy_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
+#include "tally/cluster/peer_auth.hpp"
 
 using namespace tally::test;
 using namespace std::chrono_literals;

@@ -336,7 +336,8 @@ void metrics::set_cluster_rejections(std::string_view reason, std::uint64_t tota
   auto it = rejection_counters_.find(reason);
   if (it == rejection_counters_.end())
     it = rejection_counters_
-             .emplace(std::string(reason), &cluster_rejections_.Add({{"reason", std::string(reason)}}))
+             .emplace(std::string(reason),
+                      &cluster_rejections_.Add({{"reason", std::string(reason)}}))
              .first;
   const double now = static_cast<double>(total);
   if (now > it->second->Value()) it->second->Increment(now - it->second->Value());
