@@ -5,6 +5,8 @@
 #   tidy    scripts/tidy.sh over build/compile_commands.json
 #   asan    build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer, every test
 #   tsan    build-tsan/ with ThreadSanitizer, the proxy and cluster tests
+#   fuzz    build-fuzz/ with clang's libFuzzer: each harness of tests/fuzz for
+#           $TALLY_FUZZ_SECONDS (20) seconds on its seed corpus; a crash fails
 # in that order, stopping at the first that fails, with one timing line per stage.
 #
 #   TALLY_CI_STAGES="format build"   run only these stages (locally; CI=true always runs all)
@@ -14,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
 
-all_stages="format build tidy asan tsan"
+all_stages="format build tidy asan tsan fuzz"
 if [ "${CI:-}" = true ]; then
   stages=$all_stages
 elif [ "${TALLY_SANITIZE:-0}" = 1 ]; then
@@ -66,6 +68,8 @@ stage_tsan() {
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
     run_tests build-tsan -R '^(proxy|cluster):' -E 'checkpoint crash'
 }
+
+stage_fuzz() { scripts/fuzz.sh all "${TALLY_FUZZ_SECONDS:-20}"; }
 
 summary=()
 for s in $stages; do
