@@ -218,7 +218,7 @@ struct gossip_client::channel : std::enable_shared_from_this<channel> {
 
 gossip_client::gossip_client(net::io_context& ioc, const std::vector<config::peer_config>& peers,
                              std::string token, std::chrono::milliseconds timeout,
-                             steady_clock_fn clock, log_fn log, system_ms_fn wall)
+                             const steady_clock_fn& clock, const log_fn& log, system_ms_fn wall)
     : ioc_(ioc), credentials_(std::make_shared<credentials>(std::move(token), std::move(wall))) {
   for (const auto& p : peers)
     channels_.push_back(std::make_shared<channel>(ioc, p, credentials_, timeout, clock, log));

@@ -45,7 +45,7 @@ class gossip_client {
   // `wall` stamps the signatures.
   gossip_client(net::io_context& ioc, const std::vector<config::peer_config>& peers,
                 std::string token, std::chrono::milliseconds timeout,
-                steady_clock_fn clock = default_steady_now, log_fn log = {},
+                const steady_clock_fn& clock = default_steady_now, const log_fn& log = {},
                 system_ms_fn wall = default_system_ms);
   ~gossip_client();
   gossip_client(const gossip_client&) = delete;
