@@ -167,7 +167,14 @@ std::optional<std::string> fetch_peer_checkpoint(const config::cluster_config& c
         }
       },
       net::detached);
-  ioc.run();
+  // The stream's deadlines bound connect, write and read; name resolution has none of its own,
+  // so the whole fetch is bounded too (2 s + 3 s per peer, and a second of slack).
+  const auto budget = std::chrono::seconds(6) * static_cast<long>(cluster.peers.size());
+  ioc.run_for(budget);
+  if (!ioc.stopped()) {
+    errors += "gave up after " + std::to_string(budget.count()) + " s; ";
+    return std::nullopt;
+  }
   return found;
 }
 
