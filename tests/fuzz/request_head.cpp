@@ -15,12 +15,11 @@
 #include <string>
 #include <string_view>
 
-#include <boost/url/parse.hpp>
-
 #include "fuzz_http.hpp"
 #include "header_arena.hpp"
 #include "header_rewrite.hpp"
 #include "request_checks.hpp"
+#include "request_target.hpp"
 
 using namespace tally::fuzz;
 using tally::proxy::arena_allocator;
@@ -36,24 +35,6 @@ constexpr std::size_t max_header_bytes = 16 * 1024;             // config defaul
 constexpr std::uint64_t max_body_bytes = 100ull * 1024 * 1024;  // config default (limits)
 constexpr std::string_view client_ip = "192.0.2.7";
 constexpr std::string_view generated_id = "0123456789abcdef0123456789abcdef";
-
-// downstream_session.cpp's request_path (file-local there).
-bool request_path(std::string_view target, std::string_view& host, std::string_view& path) {
-  if (!target.empty() && target.front() == '/') {
-    path = target.substr(0, target.find('?'));
-    return true;
-  }
-  if (target == "*") {
-    path = target;
-    return true;
-  }
-  auto url = boost::urls::parse_absolute_uri(target);
-  if (!url) return false;
-  if (url->has_authority()) host = url->encoded_host();
-  path = url->encoded_path();
-  if (path.empty()) path = "/";
-  return true;
-}
 
 struct outcome {
   head_status status = head_status::incomplete;
@@ -86,7 +67,7 @@ outcome handle(std::string_view bytes, std::initializer_list<std::size_t> cuts, 
     request_id = it->value();
   std::string_view host = req[http::field::host];
   std::string_view path;
-  if (!request_path(req.target(), host, path)) return out;  // 400
+  if (!tally::proxy::request_path(req.target(), host, path)) return out;  // 400
   const bool upgrade = tally::proxy::wants_upgrade(req.base());
   if (!p.is_done()) req.erase(http::field::expect);
 

@@ -3,11 +3,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/url/parse.hpp>
 
 #include "http/error_response.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/request_checks.hpp"
+#include "http/request_target.hpp"
 #include "http/upstream_exchange.hpp"
 #include "listener/proxy_shared.hpp"
 
@@ -31,24 +31,6 @@ std::optional<refusal> header_refusal(header_read status) {
     default:
       return std::nullopt;
   }
-}
-
-// The path a route matches: origin-form up to the query, absolute-form's path, or "*".
-bool request_path(std::string_view target, std::string_view& host, std::string_view& path) {
-  if (!target.empty() && target.front() == '/') {
-    path = target.substr(0, target.find('?'));
-    return true;
-  }
-  if (target == "*") {
-    path = target;
-    return true;
-  }
-  auto url = boost::urls::parse_absolute_uri(target);
-  if (!url) return false;
-  if (url->has_authority()) host = url->encoded_host();
-  path = url->encoded_path();
-  if (path.empty()) path = "/";
-  return true;
 }
 
 }  // namespace

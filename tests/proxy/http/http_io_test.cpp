@@ -35,26 +35,34 @@ struct request_under_test {
                         std::make_tuple(proxy_allocator(arena))};
 };
 
+// One side of a connection under test, with the peer that writes to it and reads from it.
+struct connected {
+  net::io_context ioc;
+  beast::test::stream peer{ioc};
+  test_io io{beast::test::stream(ioc)};
+  request_under_test request;
+  connected() { io.socket.connect(peer); }
+
+  header_result read_head(header_wait wait = {16 * 1024, milliseconds(5000), milliseconds(5000)}) {
+    return run(ioc, read_header(io, request.parser, wait));
+  }
+};
+
 constexpr std::string_view get_request =
     "GET /items?id=7 HTTP/1.1\r\nHost: example.com\r\nX-Long: aaaaaaaaaaaaaaaa\r\n\r\n";
 
 }  // namespace
 
 TEST_CASE("http_io: a header arriving one byte at a time is parsed whole") {
-  net::io_context ioc;
-  beast::test::stream peer(ioc);
-  test_io io{beast::test::stream(ioc)};
-  io.socket.connect(peer);
-  io.socket.read_size(1);
-  peer.write_some(net::buffer(get_request));
-  request_under_test r;
-  auto got = run(ioc, read_header(io, r.parser,
-                                  header_wait{16 * 1024, milliseconds(5000), milliseconds(5000)}));
+  connected c;
+  c.io.socket.read_size(1);
+  c.peer.write_some(net::buffer(get_request));
+  auto got = c.read_head();
   CHECK(got.status == header_read::ok);
   CHECK(got.header_bytes == get_request.size());
-  CHECK(r.parser.get().target() == "/items?id=7");
-  CHECK(r.parser.get()[http::field::host] == "example.com");
-  CHECK(io.socket.nread() >= get_request.size());  // really read in pieces
+  CHECK(c.request.parser.get().target() == "/items?id=7");
+  CHECK(c.request.parser.get()[http::field::host] == "example.com");
+  CHECK(c.io.socket.nread() >= get_request.size());  // really read in pieces
 }
 
 TEST_CASE("http_io: a header whose start line arrived before the rest is parsed once") {
@@ -64,84 +72,52 @@ TEST_CASE("http_io: a header whose start line arrived before the rest is parsed 
       "GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
   for (std::size_t cut : {16u, 25u, 41u, 75u}) {
     CAPTURE(cut);
-    net::io_context ioc;
-    beast::test::stream peer(ioc);
-    test_io io{beast::test::stream(ioc)};
-    io.socket.connect(peer);
+    connected c;
     // The first piece is already buffered (an earlier read); the rest comes from the socket.
     auto first = head.substr(0, cut);
-    net::buffer_copy(io.buffer.prepare(first.size()), net::buffer(first));
-    io.buffer.commit(first.size());
-    peer.write_some(net::buffer(head.substr(cut)));
-    request_under_test r;
-    auto got = run(
-        ioc,
-        read_header(io, r.parser, header_wait{16 * 1024, milliseconds(5000), milliseconds(5000)}));
+    net::buffer_copy(c.io.buffer.prepare(first.size()), net::buffer(first));
+    c.io.buffer.commit(first.size());
+    c.peer.write_some(net::buffer(head.substr(cut)));
+    auto got = c.read_head();
     CHECK(got.status == header_read::ok);
     CHECK(got.header_bytes == head.size());
-    CHECK(r.parser.get()[http::field::user_agent] == "curl/7.88.1");
+    CHECK(c.request.parser.get()[http::field::user_agent] == "curl/7.88.1");
   }
 }
 
 TEST_CASE("http_io: a header block over the limit is too_large, a cut one malformed") {
-  net::io_context ioc;
+  connected c;
   SUBCASE("limit") {
-    beast::test::stream peer(ioc);
-    test_io io{beast::test::stream(ioc)};
-    io.socket.connect(peer);
-    peer.write_some(net::buffer(get_request));
-    request_under_test r;
-    r.parser.header_limit(32);
-    auto got = run(
-        ioc, read_header(io, r.parser, header_wait{32, milliseconds(5000), milliseconds(5000)}));
-    CHECK(got.status == header_read::too_large);
+    c.peer.write_some(net::buffer(get_request));
+    c.request.parser.header_limit(32);
+    CHECK(c.read_head({32, milliseconds(5000), milliseconds(5000)}).status ==
+          header_read::too_large);
   }
   SUBCASE("cut short by the client") {
-    beast::test::stream peer(ioc);
-    test_io io{beast::test::stream(ioc)};
-    io.socket.connect(peer);
-    peer.write_some(net::buffer(get_request.substr(0, 20)));
-    peer.close();
-    request_under_test r;
-    auto got = run(
-        ioc,
-        read_header(io, r.parser, header_wait{16 * 1024, milliseconds(5000), milliseconds(5000)}));
-    CHECK(got.status == header_read::malformed);
+    c.peer.write_some(net::buffer(get_request.substr(0, 20)));
+    c.peer.close();
+    CHECK(c.read_head().status == header_read::malformed);
   }
   SUBCASE("closed before a byte") {
-    beast::test::stream peer(ioc);
-    test_io io{beast::test::stream(ioc)};
-    io.socket.connect(peer);
-    peer.close();
-    request_under_test r;
-    auto got = run(
-        ioc,
-        read_header(io, r.parser, header_wait{16 * 1024, milliseconds(5000), milliseconds(5000)}));
-    CHECK(got.status == header_read::closed);
+    c.peer.close();
+    CHECK(c.read_head().status == header_read::closed);
   }
 }
 
 TEST_CASE("http_io: a header that stops arriving times out as a whole") {
-  net::io_context ioc;
-  beast::test::stream peer(ioc);
-  test_io io{beast::test::stream(ioc)};
-  io.socket.connect(peer);
-  peer.write_some(net::buffer(get_request.substr(0, 10)));  // then nothing more
-  request_under_test r;
-  auto got = run(
-      ioc, read_header(io, r.parser, header_wait{16 * 1024, milliseconds(5000), milliseconds(30)}));
-  CHECK(got.status == header_read::timed_out);
-  CHECK(io.deadline.timed_out());
+  connected c;
+  c.peer.write_some(net::buffer(get_request.substr(0, 10)));  // then nothing more
+  CHECK(c.read_head({16 * 1024, milliseconds(5000), milliseconds(30)}).status ==
+        header_read::timed_out);
+  CHECK(c.io.deadline.timed_out());
 }
 
 TEST_CASE("http_io: a chunked body in odd pieces is relayed re-framed and whole") {
-  net::io_context ioc;
-  beast::test::stream client(ioc), backend(ioc);
-  test_io from{beast::test::stream(ioc)};
-  test_io to{beast::test::stream(ioc)};
-  from.socket.connect(client);
+  connected c;
+  beast::test::stream backend(c.ioc);
+  test_io to{beast::test::stream(c.ioc)};
   to.socket.connect(backend);
-  from.socket.read_size(3);
+  c.io.socket.read_size(3);
   std::string body_text;
   std::string wire = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 40; ++i) {
@@ -152,17 +128,15 @@ TEST_CASE("http_io: a chunked body in odd pieces is relayed re-framed and whole"
     wire += size + piece + "\r\n";
   }
   wire += "0\r\n\r\n";
-  client.write_some(net::buffer(wire));
+  c.peer.write_some(net::buffer(wire));
 
-  request_under_test r;
-  relay_buffer rb;
-  auto head = run(ioc, read_header(from, r.parser,
-                                   header_wait{16 * 1024, milliseconds(5000), milliseconds(5000)}));
+  auto head = c.read_head();
   REQUIRE(head.status == header_read::ok);
-  from.buffer.consume(head.header_bytes);
+  c.io.buffer.consume(head.header_bytes);
+  relay_buffer rb;
   auto relayed =
-      run(ioc, relay_body(from, r.parser, to, rb,
-                          relay_plan{"HEAD\r\n", body_framing::chunked, 0, milliseconds(5000)}));
+      run(c.ioc, relay_body(c.io, c.request.parser, to, rb,
+                            relay_plan{"HEAD\r\n", body_framing::chunked, 0, milliseconds(5000)}));
   CHECK(relayed.outcome == relay_outcome::done);
   CHECK(relayed.body_bytes == body_text.size());
 
@@ -182,19 +156,14 @@ TEST_CASE("http_io: a chunked body in odd pieces is relayed re-framed and whole"
 }
 
 TEST_CASE("http_io: bad chunk framing is an error from read_body_piece") {
-  net::io_context ioc;
-  beast::test::stream client(ioc);
-  test_io from{beast::test::stream(ioc)};
-  from.socket.connect(client);
-  client.write_some(net::buffer(std::string_view(
+  connected c;
+  c.peer.write_some(net::buffer(std::string_view(
       "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n")));
-  request_under_test r;
-  relay_buffer rb;
-  auto head = run(ioc, read_header(from, r.parser,
-                                   header_wait{16 * 1024, milliseconds(5000), milliseconds(5000)}));
+  auto head = c.read_head();
   REQUIRE(head.status == header_read::ok);
-  from.buffer.consume(head.header_bytes);
-  auto [ec, got] = run(ioc, read_body_piece(from, r.parser, rb, milliseconds(5000)));
+  c.io.buffer.consume(head.header_bytes);
+  relay_buffer rb;
+  auto [ec, got] = run(c.ioc, read_body_piece(c.io, c.request.parser, rb, milliseconds(5000)));
   CHECK(ec);
   CHECK(got == 0);
 }
