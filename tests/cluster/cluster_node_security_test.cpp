@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "cluster_configs.hpp"
 #include "fake_clocks.hpp"
 #include "tally/cluster/cluster_node.hpp"
 #include "tally/cluster/message.hpp"
@@ -18,23 +19,13 @@ using namespace tally;
 using namespace tally::cluster;
 using namespace std::chrono_literals;
 using tally::cluster::test::fake_clocks;
+using tally::cluster::test::three_node_config;
 
 namespace {
 
 const std::string token = "s3cret-token";
 const std::string addr1 = "127.0.0.1:9001";
 constexpr std::int64_t year_ms = 365LL * 24 * 3600 * 1000;
-
-config::cluster_config three_node_config() {
-  config::cluster_config c;
-  c.node_id = "a";
-  // Never contacted: these tests do not start the node or run the io_context.
-  c.peers = {{"b", {"127.0.0.1", 1, "127.0.0.1:1"}}, {"c", {"127.0.0.1", 2, "127.0.0.1:2"}}};
-  c.gossip_interval = 50ms;
-  c.vote_ttl = 300ms;
-  c.max_clock_offset = 500ms;
-  return c;
-}
 
 struct secure_node {
   boost::asio::io_context ioc;

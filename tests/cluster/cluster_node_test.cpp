@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "cluster_configs.hpp"
 #include "fake_clocks.hpp"
 #include "tally/cluster/cluster_node.hpp"
 #include "tally/cluster/message.hpp"
@@ -14,18 +15,9 @@ using namespace tally;
 using namespace tally::cluster;
 using namespace std::chrono_literals;
 using tally::cluster::test::fake_clocks;
+using tally::cluster::test::three_node_config;
 
 namespace {
-
-config::cluster_config three_node_config() {
-  config::cluster_config c;
-  c.node_id = "a";
-  // Never contacted: these tests do not start the node or run the io_context.
-  c.peers = {{"b", {"127.0.0.1", 1, "127.0.0.1:1"}}, {"c", {"127.0.0.1", 2, "127.0.0.1:2"}}};
-  c.gossip_interval = 50ms;
-  c.vote_ttl = 300ms;
-  return c;
-}
 
 struct node_fixture {
   boost::asio::io_context ioc;
