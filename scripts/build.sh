@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 build_dir=${TALLY_BUILD_DIR:-build}
 # ccache keys on paths relative to the checkout, so every clone shares one cache.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+# Debug info names the build directory; without this every new build directory misses the cache.
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
