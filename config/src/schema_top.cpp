@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -16,13 +17,47 @@ namespace tally::config::detail {
 namespace {
 
 void read_timeouts(const map_reader& top, timeouts_config& out) {
-  map_reader timeouts(top, "timeouts",
-                      {"connect", "request_header", "idle", "upstream_response", "drain"});
+  map_reader timeouts(
+      top, "timeouts",
+      {"connect", "request_header", "idle", "upstream_response", "drain", "shutdown_delay"});
   timeouts.read_duration("connect", out.connect);
   timeouts.read_duration("request_header", out.request_header);
   timeouts.read_duration("idle", out.idle);
   timeouts.read_duration("upstream_response", out.upstream_response);
   timeouts.read_duration("drain", out.drain);
+  if (timeouts.read_duration("shutdown_delay", out.shutdown_delay, duration{0}) &&
+      out.shutdown_delay > std::chrono::minutes(10)) {
+    top.diag().report(timeouts.value_mark("shutdown_delay"),
+                      "timeouts.shutdown_delay is over 10m: an orchestrator kills the process long "
+                      "before that; use the time your upstream load balancer needs to notice "
+                      "(a few health-check intervals)");
+  }
+}
+
+// Picks `key`'s value among `names` (in enum order); reports the choices otherwise.
+template <class Enum, std::size_t N>
+void read_choice(const map_reader& section, std::string_view key,
+                 const std::array<std::string_view, N>& names, Enum& out) {
+  auto text = section.scalar(key, "one of its words");
+  if (!text) return;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i] == *text) {
+      out = static_cast<Enum>(i);
+      return;
+    }
+  }
+  std::string choices;
+  for (auto n : names)
+    choices.append(choices.empty() ? "" : ", ").append(n);
+  section.diag().report(section.value_mark(key), section.field(key) + " must be one of: " +
+                                                     choices + "; got " + detail::quoted(*text));
+}
+
+void read_log(const map_reader& top, log_config& out) {
+  map_reader log(top, "log", {"level", "format"});
+  read_choice(log, "level", std::array<std::string_view, 4>{"debug", "info", "warn", "error"},
+              out.level);
+  read_choice(log, "format", std::array<std::string_view, 2>{"text", "json"}, out.format);
 }
 
 void read_limits(const map_reader& top, limits_config& out) {
@@ -217,7 +252,7 @@ void read_config(const YAML::Node& root, config& out, diagnostics& diag,
     return;
   }
   map_reader top(root, YAML::Mark(), "",
-                 {"listen", "admin", "workers", "timeouts", "limits", "access_log", "pools",
+                 {"listen", "admin", "workers", "log", "timeouts", "limits", "access_log", "pools",
                   "routes", "cluster", "checkpoint"},
                  diag);
   if (!top.is_map()) return;
@@ -226,6 +261,7 @@ void read_config(const YAML::Node& root, config& out, diagnostics& diag,
       top.read_address("listen", out.listen, /*allow_port_zero=*/true) || !top.has("listen");
   read_admin(top, out, listen_ok, options);
   top.read_whole_number("workers", out.workers, 0, 256);
+  read_log(top, out.log);
   read_timeouts(top, out.timeouts);
   read_limits(top, out.limits);
   read_access_log(top, out.access_log);

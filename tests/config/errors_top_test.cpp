@@ -12,7 +12,7 @@ TEST_CASE("unknown keys are reported at the key - with the keys that are allowed
     CHECK(starts_with(e, "t.yaml:7:1: "));
     CHECK(contains(e,
                    "unknown key \"listn\" in top level; expected one of: listen, admin, workers, "
-                   "timeouts, limits, access_log, pools, routes, cluster, checkpoint"));
+                   "log, timeouts, limits, access_log, pools, routes, cluster, checkpoint"));
   }
   {
     auto e = only_error(after_minimal("admin: { listen: 127.0.0.1:9902, tokn: x }\n"));
@@ -76,7 +76,7 @@ TEST_CASE("wrong types: a map or list where a single value belongs - and the rev
     CHECK(starts_with(e, "t.yaml:7:11: "));
     CHECK(contains(e,
                    "timeouts must be a map of key: value (one of: connect, request_header, idle, "
-                   "upstream_response, drain), got \"5s\""));
+                   "upstream_response, drain, shutdown_delay), got \"5s\""));
   }
   {
     auto e = only_error(after_minimal("admin: { token: [a, b] }\n"));
@@ -367,4 +367,38 @@ TEST_CASE("a file that is not a map of settings") {
     CHECK(starts_with(e, "t.yaml:1:1: "));
     CHECK(contains(e, "the top level must be a map of key: value"));
   }
+}
+
+TEST_CASE("log: level and format are words from a fixed list; shutdown_delay is bounded") {
+  {
+    auto r =
+        load(after_minimal("log: { level: debug, format: json }\n"
+                           "timeouts: { shutdown_delay: 5s }\n"));
+    REQUIRE(r.ok());
+    CHECK(r.value->log.level == tally::config::log_level_setting::debug);
+    CHECK(r.value->log.format == tally::config::log_format_setting::json);
+    CHECK(r.value->timeouts.shutdown_delay == std::chrono::seconds(5));
+  }
+  {
+    auto r = load(minimal_yaml);
+    REQUIRE(r.ok());
+    CHECK(r.value->log.level == tally::config::log_level_setting::info);
+    CHECK(r.value->log.format == tally::config::log_format_setting::text);
+    CHECK(r.value->timeouts.shutdown_delay == std::chrono::seconds(0));
+  }
+  {
+    auto e = only_error(after_minimal("log: { level: verbose }\n"));
+    CHECK(starts_with(e, "t.yaml:7:15: "));
+    CHECK(contains(e, "log.level must be one of: debug, info, warn, error; got \"verbose\""));
+  }
+  {
+    auto e = only_error(after_minimal("log: { format: logfmt }\n"));
+    CHECK(contains(e, "log.format must be one of: text, json; got \"logfmt\""));
+  }
+  {
+    auto e = only_error(after_minimal("timeouts: { shutdown_delay: 1h }\n"));
+    CHECK(starts_with(e, "t.yaml:7:29: "));
+    CHECK(contains(e, "timeouts.shutdown_delay is over 10m"));
+  }
+  CHECK(load(after_minimal("timeouts: { shutdown_delay: 0s }\n")).ok());
 }

@@ -48,9 +48,40 @@ TEST_CASE("tally --version and --help") {
   CHECK(v.output.rfind("tally ", 0) == 0);
   auto h = run_command({TALLY_BINARY, "--help"});
   CHECK(h.exit_code == 0);
-  CHECK(h.output.find("tally check -c FILE") != std::string::npos);
+  CHECK(h.output.find("tally check [-c FILE]") != std::string::npos);
   auto bad = run_command({TALLY_BINARY, "frobnicate"});
   CHECK(bad.exit_code == 2);
+}
+
+TEST_CASE("tally --version names the commit, compiler, Boost and OpenSSL") {
+  auto v = run_command({TALLY_BINARY, "--version"});
+  REQUIRE(v.exit_code == 0);
+  CHECK(v.output.find("\ncommit: ") != std::string::npos);
+  CHECK(v.output.find("\ncompiler: ") != std::string::npos);
+  CHECK(v.output.find("\nboost: 1.") != std::string::npos);
+  CHECK(v.output.find("\nopenssl: OpenSSL ") != std::string::npos);
+}
+
+TEST_CASE("an unknown option is an error with the usage, exit 2") {
+  temp_dir dir;
+  auto good = dir.write("good.yaml", serve_config("127.0.0.1:9"));
+  for (const char* cmd : {"serve", "check"}) {
+    auto r = run_command({TALLY_BINARY, cmd, "-c", good, "--frobnicate"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("unknown option \"--frobnicate\"") != std::string::npos);
+    CHECK(r.output.find("Usage:") != std::string::npos);
+  }
+  auto missing_file = run_command({TALLY_BINARY, "check", "-c"});
+  CHECK(missing_file.exit_code == 2);
+  CHECK(missing_file.output.find("-c needs a FILE") != std::string::npos);
+  auto demo = run_command({TALLY_BINARY, "demo", "--port=1"});
+  CHECK(demo.exit_code == 2);
+}
+
+TEST_CASE("tally check without -c reads /etc/tally/tally.yaml") {
+  // Whatever the machine has there, the message names the default path.
+  auto r = run_command({TALLY_BINARY, "check"});
+  CHECK(r.output.find("/etc/tally/tally.yaml") != std::string::npos);
 }
 
 TEST_CASE("tally check: exit 0 on a valid file - FILE:LINE:COL and exit 1 on an invalid one") {

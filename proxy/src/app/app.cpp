@@ -37,6 +37,16 @@ tcp::endpoint endpoint_of(const config::host_port& hp) {
   return ep;
 }
 
+// The config's words map onto the log's enums by position.
+static_assert(
+    static_cast<int>(config::log_level_setting::debug) == static_cast<int>(log_level::debug) &&
+    static_cast<int>(config::log_level_setting::error) == static_cast<int>(log_level::error) &&
+    static_cast<int>(config::log_format_setting::json) == static_cast<int>(log_format::json));
+
+void apply_log_settings(const config::config& cfg) {
+  set_log_options(static_cast<log_level>(cfg.log.level), static_cast<log_format>(cfg.log.format));
+}
+
 unsigned worker_count(const config::config& cfg) {
   if (cfg.workers > 0) return cfg.workers;
   return std::max(1u, std::thread::hardware_concurrency());
@@ -83,6 +93,7 @@ struct app::impl {
     if (checkpoint_writer) checkpoint_writer->request_write(checkpoint_state->state());
   }
   void begin_shutdown();
+  void stop_now();  // the loops stop; run() then flushes the logs and the checkpoint
   net::awaitable<void> drain_then_stop();
   std::string reload_now();  // on the blocking pool
 };
@@ -98,6 +109,7 @@ app::~app() {
 void app::start() {
   auto& d = *impl_;
   const auto& cfg = *d.first_config;
+  apply_log_settings(cfg);
   d.build_proxy(cfg);
   d.build_health_and_cluster(cfg);
   if (cfg.checkpoint) d.restore_checkpoint(cfg);
@@ -170,10 +182,11 @@ void app::impl::refresh_gauges_on_scrape() {
         m.set_backend_state(
             pool->name(), b->address(),
             backend_state{b->up(), b->local_up(), cluster->votes_down(pool->name(), b->address()),
-                          b->active_requests()});
+                          b->active_requests(), b->drained(), b->ejected(), b->weight()});
     for (const auto& peer : cluster->peers())
       m.set_peer_up(peer.id, peer.up);
     m.set_downstream_connections(proxy->connections());
+    if (requests_log) m.set_access_log_dropped(requests_log->dropped());
   });
 }
 
@@ -241,6 +254,7 @@ void app::impl::watch_signals() {
   signals.add(SIGINT);
   signals.add(SIGTERM);
   signals.add(SIGHUP);
+  signals.add(SIGUSR1);
   signals.async_wait([this](error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
@@ -248,13 +262,21 @@ void app::impl::watch_signals() {
         auto errors = reload_now();
         (void)errors;  // already logged
       });
-      watch_signals();
+    } else if (sig == SIGUSR1) {
+      // logrotate renamed the file: the writer thread opens it again (no file I/O here).
+      if (requests_log) requests_log->reopen();
+    } else if (shutting_down) {
+      log_warn(std::string("received a second ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+               ": exiting now, without waiting for " + std::to_string(proxy->connections()) +
+               " open connections");
+      stop_now();
       return;
+    } else {
+      log_info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+               ": draining connections (a second one exits at once)");
+      begin_shutdown();
     }
-    log_info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-             ": draining connections");
-    begin_shutdown();
-    watch_signals();  // a second signal while draining is ignored rather than fatal
+    watch_signals();
   });
 }
 
@@ -316,16 +338,31 @@ void app::impl::restore_checkpoint(const config::config& cfg) {
 
 void app::impl::begin_shutdown() {
   if (shutting_down) return;
-  shutting_down = true;
-  proxy->begin_drain();
-  if (checker) checker->stop();
-  cluster->stop();
-  outlier_ticker.stop();
+  shutting_down = true;  // /readyz answers 503 from here on
   net::co_spawn(control, drain_then_stop(), net::detached);
+}
+
+void app::impl::stop_now() {
+  admin->stop();
+  signals.cancel();
+  drain_timer.cancel();
+  control.stop();
 }
 
 net::awaitable<void> app::impl::drain_then_stop() {
   using clock = std::chrono::steady_clock;
+  // Still serving while an upstream load balancer notices /readyz; a second signal cuts it short.
+  const auto delay = snapshots->load()->cfg->timeouts.shutdown_delay;
+  if (delay.count() > 0) {
+    log_info("timeouts.shutdown_delay: still accepting for " + std::to_string(delay.count()) +
+             " ms before draining");
+    drain_timer.expires_after(delay);
+    co_await drain_timer.async_wait(use_tuple);
+  }
+  proxy->begin_drain();
+  if (checker) checker->stop();
+  cluster->stop();
+  outlier_ticker.stop();
   auto deadline = clock::now() + snapshots->load()->cfg->timeouts.drain;
   // Requests in flight decrement the counters on the worker threads; there is no event to
   // wait for across threads, so look every 20 ms (this runs only during shutdown).
@@ -336,9 +373,7 @@ net::awaitable<void> app::impl::drain_then_stop() {
   if (proxy->connections() > 0)
     log_warn("timeouts.drain expired with " + std::to_string(proxy->connections()) +
              " connections still open; closing them");
-  admin->stop();
-  signals.cancel();
-  control.stop();
+  stop_now();
 }
 
 std::string app::impl::reload_now() {
@@ -378,6 +413,7 @@ std::string app::impl::reload_now() {
     log_info("reload: now listening on " + loaded.value->listen.text);
   }
   snapshots->store(std::move(next));
+  apply_log_settings(*loaded.value);
   // Signing, verifying and the Bearer check switch to a rotated token together.
   cluster->set_token(loaded.value->admin_token);
   registry.count_config_reload(true);

@@ -192,9 +192,12 @@ void downstream_session::record(const routing_snapshot& snap, const route_entry*
                                 const request_parser& p, const exchange_result& result,
                                 clock::time_point started) {
   const auto elapsed = clock::now() - started;
-  if (snap.metrics && route)
-    snap.metrics->pool(route->pool_index)
-        .count_response(result.status, std::chrono::duration<double>(elapsed).count());
+  if (snap.metrics) {
+    snap.metrics->count_downstream_bytes(result.bytes_in, result.bytes_out);
+    if (route)
+      snap.metrics->pool(route->pool_index)
+          .count_response(result.status, std::chrono::duration<double>(elapsed).count());
+  }
   auto* log = worker_.shared().requests_log;
   if (!log) return;
   const auto& req = p.get();

@@ -113,8 +113,14 @@ net::awaitable<exchange_result> upstream_exchange::run() {
     ++tries_;
     active_request active(*backend_);
     const bool last_try = attempt == retry.attempts;
+    const auto try_started = clock::now();
     last = co_await try_backend(may_replay && !last_try);
-    if (metrics) metrics->backend(req_.pool_index, backend_index_).upstream(outcome_of(last));
+    if (metrics) {
+      auto& bm = metrics->backend(req_.pool_index, backend_index_);
+      bm.upstream(outcome_of(last));
+      if (last.failure == try_failure::none)
+        bm.observe_upstream(std::chrono::duration<double>(clock::now() - try_started).count());
+    }
     if (last.failure == try_failure::client_body) co_return fail(last.failure);
     auto decision = decide_retry(last, retry, may_replay, last_try);
     report(!decision.backend_failed);

@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <system_error>
+
+#include "tally/proxy/log.hpp"
 
 namespace tally::proxy {
 namespace {
@@ -269,11 +272,17 @@ void access_log::run() {
   for (;;) {
     writer_waiting_ = true;
     wake_writer_.wait_for(lock, writer_interval, [&] {
-      return stopping_ ||
+      return stopping_ || reopen_requested_ ||
              (!pending_.empty() && (flush_waiters_ > 0 || pending_.size() >= capacity_ / 4));
     });
     writer_waiting_ = false;
     if (pending_.empty()) {
+      if (reopen_requested_) {
+        reopen_requested_ = false;
+        lock.unlock();
+        reopen_file();
+        lock.lock();
+      }
       if (stopping_) return;
       continue;
     }
@@ -286,7 +295,36 @@ void access_log::run() {
     lock.lock();
     written_lines_ = lines;
     batch_written_.notify_all();
+    // What was queued before the request went to the old file; the rest goes to the new one.
+    if (reopen_requested_) {
+      reopen_requested_ = false;
+      lock.unlock();
+      reopen_file();
+      lock.lock();
+    }
   }
+}
+
+void access_log::reopen() {
+  if (path_ == "-") return;
+  {
+    std::lock_guard lock(mutex_);
+    reopen_requested_ = true;
+  }
+  wake_writer_.notify_one();
+}
+
+void access_log::reopen_file() {
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    log_warn("access log: cannot reopen " + path_ + ": " + std::strerror(errno) +
+             "; still writing to the file opened before (check the directory's permissions)");
+    return;
+  }
+  ::close(fd_);
+  fd_ = fd;
+  reopens_.fetch_add(1, std::memory_order_relaxed);
+  log_info("access log: reopened " + path_);
 }
 
 void access_log::write_all(const std::string& batch) {

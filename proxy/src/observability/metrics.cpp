@@ -9,6 +9,9 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include "observability/build_info.hpp"
+#include "observability/process_stats.hpp"
+
 namespace tally::proxy {
 namespace {
 
@@ -87,22 +90,77 @@ constexpr family_decl cluster_rejections_decl{
     "replay, stale_incarnation, unknown_node.",
     MetricType::Counter};
 
-constexpr std::array<const family_decl*, 16> all_families{&cluster_rejections_decl,
+constexpr family_decl upstream_duration_decl{
+    "tally_upstream_duration_seconds",
+    "Time from a try's start (connect, or a pooled connection) to the backend's response header, "
+    "by pool and backend; tries that got no response are not observed.",
+    MetricType::Histogram};
+constexpr family_decl drained_decl{"tally_backend_drained",
+                                   "1 while an admin drain keeps new requests off the backend.",
+                                   MetricType::Gauge};
+constexpr family_decl ejected_decl{
+    "tally_backend_ejected", "1 while this replica's outlier detection has ejected the backend.",
+    MetricType::Gauge};
+constexpr family_decl weight_decl{"tally_backend_weight",
+                                  "The backend's weight in force (config or admin change).",
+                                  MetricType::Gauge};
+constexpr family_decl downstream_bytes_decl{
+    "tally_downstream_bytes_total",
+    "Body bytes read from clients (direction=\"in\") and sent to them (direction=\"out\").",
+    MetricType::Counter};
+constexpr family_decl last_reload_decl{
+    "tally_config_last_reload_success_timestamp_seconds",
+    "Unix time the configuration in force was loaded (start-up or the last successful reload).",
+    MetricType::Gauge};
+constexpr family_decl access_log_dropped_decl{
+    "tally_access_log_dropped_total",
+    "Access log lines dropped because the writer fell behind (queue full).", MetricType::Counter};
+constexpr family_decl build_info_decl{"tally_build_info",
+                                      "Always 1; the labels say which build of tally is running.",
+                                      MetricType::Gauge};
+constexpr family_decl process_resident_decl{"process_resident_memory_bytes",
+                                            "Resident memory size in bytes.", MetricType::Gauge};
+constexpr family_decl process_cpu_decl{"process_cpu_seconds_total",
+                                       "Total user and system CPU time spent in seconds.",
+                                       MetricType::Counter};
+constexpr family_decl process_open_fds_decl{"process_open_fds", "Number of open file descriptors.",
+                                            MetricType::Gauge};
+constexpr family_decl process_max_fds_decl{
+    "process_max_fds", "Maximum number of open file descriptors (the soft limit).",
+    MetricType::Gauge};
+constexpr family_decl process_start_decl{"process_start_time_seconds",
+                                         "Start time of the process since unix epoch in seconds.",
+                                         MetricType::Gauge};
+
+constexpr std::array<const family_decl*, 29> all_families{&cluster_rejections_decl,
                                                           &requests_decl,
                                                           &duration_decl,
                                                           &upstream_decl,
+                                                          &upstream_duration_decl,
                                                           &retries_decl,
                                                           &backend_up_decl,
                                                           &backend_local_up_decl,
                                                           &votes_down_decl,
                                                           &active_decl,
+                                                          &drained_decl,
+                                                          &ejected_decl,
+                                                          &weight_decl,
                                                           &downstream_decl,
+                                                          &downstream_bytes_decl,
                                                           &reloads_decl,
+                                                          &last_reload_decl,
                                                           &checkpoint_writes_decl,
                                                           &checkpoint_restores_decl,
                                                           &checkpoint_last_success_decl,
                                                           &peer_up_decl,
-                                                          &health_checks_decl};
+                                                          &health_checks_decl,
+                                                          &access_log_dropped_decl,
+                                                          &build_info_decl,
+                                                          &process_resident_decl,
+                                                          &process_cpu_decl,
+                                                          &process_open_fds_decl,
+                                                          &process_max_fds_decl,
+                                                          &process_start_decl};
 
 prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r,
                                                         const family_decl& d) {
@@ -127,6 +185,48 @@ std::size_t rank(const std::string& name) {
 
 double unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+// Moves a counter up to a running total kept elsewhere (never down).
+void raise_to(prometheus::Counter& c, double total) {
+  if (total > c.Value()) c.Increment(total - c.Value());
+}
+
+// Non-cumulative atomic buckets (bounds +Inf implied) and a nanosecond sum, as one series.
+template <std::size_t N, std::size_t B>
+prometheus::ClientMetric histogram_metric(prometheus::ClientMetric::Label label_a,
+                                          std::optional<prometheus::ClientMetric::Label> label_b,
+                                          const std::array<std::atomic<std::uint64_t>, N>& buckets,
+                                          const std::array<double, B>& bounds,
+                                          const std::atomic<std::uint64_t>& sum_ns) {
+  static_assert(N == B + 1);
+  prometheus::ClientMetric m;
+  m.label.push_back(std::move(label_a));
+  if (label_b) m.label.push_back(std::move(*label_b));
+  std::uint64_t cumulative = 0;
+  m.histogram.bucket.reserve(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    cumulative += buckets[i].load(std::memory_order_relaxed);
+    m.histogram.bucket.push_back(
+        {cumulative, i < B ? bounds[i] : std::numeric_limits<double>::infinity()});
+  }
+  m.histogram.sample_count = cumulative;
+  m.histogram.sample_sum = static_cast<double>(sum_ns.load(std::memory_order_relaxed)) / 1e9;
+  return m;
+}
+
+template <std::size_t N, std::size_t B>
+void observe_into(std::array<std::atomic<std::uint64_t>, N>& buckets,
+                  const std::array<double, B>& bounds, std::atomic<std::uint64_t>& sum_ns,
+                  double seconds) noexcept {
+  if (!(seconds > 0)) seconds = 0;  // also catches NaN
+  std::size_t i = 0;
+  while (i < B && seconds > bounds[i])
+    ++i;
+  buckets[i].fetch_add(1, std::memory_order_relaxed);
+  // Saturate absurd values instead of overflowing the conversion.
+  const double ns = std::min(seconds * 1e9, 1e18);
+  sum_ns.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -161,14 +261,11 @@ prometheus::Counter* pool_metrics::rare_status_counter(unsigned status) {
 }
 
 void pool_metrics::observe(double seconds) noexcept {
-  if (!(seconds > 0)) seconds = 0;  // also catches NaN
-  std::size_t i = 0;
-  while (i < request_duration_buckets.size() && seconds > request_duration_buckets[i])
-    ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  // Saturate absurd values instead of overflowing the conversion.
-  const double ns = std::min(seconds * 1e9, 1e18);
-  sum_ns_.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
+  observe_into(buckets_, request_duration_buckets, sum_ns_, seconds);
+}
+
+void backend_metrics::observe_upstream(double seconds) noexcept {
+  observe_into(buckets_, upstream_duration_buckets, sum_ns_, seconds);
 }
 
 // ---- metrics --------------------------------------------------------------------------------
@@ -190,11 +287,36 @@ metrics::metrics()
       peer_up_(gauge_family(*registry_, peer_up_decl)),
       health_checks_(counter_family(*registry_, health_checks_decl)),
       cluster_rejections_(counter_family(*registry_, cluster_rejections_decl)),
+      backend_drained_(gauge_family(*registry_, drained_decl)),
+      backend_ejected_(gauge_family(*registry_, ejected_decl)),
+      backend_weight_(gauge_family(*registry_, weight_decl)),
+      downstream_bytes_(counter_family(*registry_, downstream_bytes_decl)),
+      last_reload_success_family_(gauge_family(*registry_, last_reload_decl)),
+      access_log_dropped_family_(counter_family(*registry_, access_log_dropped_decl)),
+      build_info_family_(gauge_family(*registry_, build_info_decl)),
+      process_resident_family_(gauge_family(*registry_, process_resident_decl)),
+      process_cpu_family_(counter_family(*registry_, process_cpu_decl)),
+      process_open_fds_family_(gauge_family(*registry_, process_open_fds_decl)),
+      process_max_fds_family_(gauge_family(*registry_, process_max_fds_decl)),
+      process_start_family_(gauge_family(*registry_, process_start_decl)),
       downstream_connections_(downstream_connections_family_.Add({})),
       checkpoint_last_success_(checkpoint_last_success_family_.Add({})),
+      bytes_in_(downstream_bytes_.Add({{"direction", "in"}})),
+      bytes_out_(downstream_bytes_.Add({{"direction", "out"}})),
+      last_reload_success_(last_reload_success_family_.Add({})),
+      access_log_dropped_(access_log_dropped_family_.Add({})),
+      process_resident_(process_resident_family_.Add({})),
+      process_cpu_(process_cpu_family_.Add({})),
+      process_open_fds_(process_open_fds_family_.Add({})),
+      process_max_fds_(process_max_fds_family_.Add({})),
       config_reload_counters_(result_counters(config_reloads_)),
       checkpoint_write_counters_(result_counters(checkpoint_writes_)),
-      checkpoint_restore_counters_(result_counters(checkpoint_restores_)) {}
+      checkpoint_restore_counters_(result_counters(checkpoint_restores_)) {
+  const auto& build = this_build();
+  build_info_family_.Add({{"version", build.version}, {"commit", build.commit}}).Set(1);
+  process_start_family_.Add({}).Set(process_start_time_seconds());
+  last_reload_success_.Set(unix_seconds(std::chrono::system_clock::now()));
+}
 
 metrics::~metrics() = default;
 
@@ -255,6 +377,8 @@ backend_metrics& metrics::backend(std::string_view pool, std::string_view backen
 
 std::shared_ptr<const metrics_binding> metrics::bind(const std::vector<pool_binding>& pools) {
   auto binding = std::make_shared<metrics_binding>();
+  binding->bytes_in_ = &bytes_in_;
+  binding->bytes_out_ = &bytes_out_;
   binding->pools_.reserve(pools.size());
   binding->backends_.resize(pools.size());
 
@@ -273,11 +397,14 @@ std::shared_ptr<const metrics_binding> metrics::bind(const std::vector<pool_bind
         continue;
       }
       const prometheus::Labels labels{{"pool", pb.name}, {"backend", address}};
-      backend_gauges g{&backend_up_.Add(labels), &backend_local_up_.Add(labels),
-                       &backend_votes_down_.Add(labels), &backend_active_requests_.Add(labels)};
+      backend_gauges g{&backend_up_.Add(labels),         &backend_local_up_.Add(labels),
+                       &backend_votes_down_.Add(labels), &backend_active_requests_.Add(labels),
+                       &backend_drained_.Add(labels),    &backend_ejected_.Add(labels),
+                       &backend_weight_.Add(labels)};
       // SPEC: a backend starts up (serving) until told otherwise.
       g.up->Set(1);
       g.local_up->Set(1);
+      g.weight->Set(1);
       gauges.emplace(std::move(key), g);
     }
   }
@@ -288,6 +415,9 @@ std::shared_ptr<const metrics_binding> metrics::bind(const std::vector<pool_bind
     backend_local_up_.Remove(g.local_up);
     backend_votes_down_.Remove(g.votes_down);
     backend_active_requests_.Remove(g.active_requests);
+    backend_drained_.Remove(g.drained);
+    backend_ejected_.Remove(g.ejected);
+    backend_weight_.Remove(g.weight);
   }
   backend_gauges_ = std::move(gauges);
   return binding;
@@ -324,6 +454,9 @@ void metrics::set_backend_state(std::string_view pool, std::string_view backend,
   it->second.local_up->Set(state.local_up ? 1 : 0);
   it->second.votes_down->Set(state.votes_down);
   it->second.active_requests->Set(static_cast<double>(state.active_requests));
+  it->second.drained->Set(state.drained ? 1 : 0);
+  it->second.ejected->Set(state.ejected ? 1 : 0);
+  it->second.weight->Set(state.weight);
 }
 
 void metrics::set_peer_up(std::string_view peer, bool up) {
@@ -339,8 +472,19 @@ void metrics::set_cluster_rejections(std::string_view reason, std::uint64_t tota
              .emplace(std::string(reason),
                       &cluster_rejections_.Add({{"reason", std::string(reason)}}))
              .first;
-  const double now = static_cast<double>(total);
-  if (now > it->second->Value()) it->second->Increment(now - it->second->Value());
+  raise_to(*it->second, static_cast<double>(total));
+}
+
+void metrics::set_access_log_dropped(std::uint64_t total) {
+  raise_to(access_log_dropped_, static_cast<double>(total));
+}
+
+void metrics::refresh_process_families() const {
+  const auto sample = read_process_sample();
+  process_resident_.Set(sample.resident_bytes);
+  raise_to(process_cpu_, sample.cpu_seconds);
+  process_open_fds_.Set(sample.open_fds);
+  process_max_fds_.Set(sample.max_fds);
 }
 
 void metrics::set_downstream_connections(std::int64_t connections) noexcept {
@@ -353,6 +497,7 @@ void metrics::set_checkpoint_last_success(std::chrono::system_clock::time_point 
 
 void metrics::count_config_reload(bool success) noexcept {
   config_reload_counters_[success ? 0 : 1]->Increment();
+  if (success) last_reload_success_.Set(unix_seconds(std::chrono::system_clock::now()));
 }
 
 void metrics::count_checkpoint_write(bool success) noexcept {
@@ -373,34 +518,34 @@ std::string metrics::scrape() const {
   // metrics objects are never defined const; scrape() is const because it only observes, and
   // the refresher only copies live state into gauges.
   if (refresher) refresher(const_cast<metrics&>(*this));
+  refresh_process_families();
 
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
 
-  prometheus::MetricFamily histogram;
-  histogram.name = duration_decl.name;
-  histogram.help = duration_decl.help;
-  histogram.type = prometheus::MetricType::Histogram;
+  prometheus::MetricFamily histogram{
+      duration_decl.name, duration_decl.help, prometheus::MetricType::Histogram, {}};
+  prometheus::MetricFamily upstream_histogram{upstream_duration_decl.name,
+                                              upstream_duration_decl.help,
+                                              prometheus::MetricType::Histogram,
+                                              {}};
   {
     std::lock_guard lock(mutex_);
     histogram.metric.reserve(pools_.size());
-    for (const auto& [name, pm] : pools_) {
-      prometheus::ClientMetric m;
-      m.label.push_back({"pool", name});
-      std::uint64_t cumulative = 0;
-      m.histogram.bucket.reserve(pm->buckets_.size());
-      for (std::size_t i = 0; i < pm->buckets_.size(); ++i) {
-        cumulative += pm->buckets_[i].load(std::memory_order_relaxed);
-        m.histogram.bucket.push_back({cumulative, i < request_duration_buckets.size()
-                                                      ? request_duration_buckets[i]
-                                                      : std::numeric_limits<double>::infinity()});
-      }
-      m.histogram.sample_count = cumulative;
-      m.histogram.sample_sum =
-          static_cast<double>(pm->sum_ns_.load(std::memory_order_relaxed)) / 1e9;
-      histogram.metric.push_back(std::move(m));
+    for (const auto& [name, pm] : pools_)
+      histogram.metric.push_back(histogram_metric({"pool", name}, std::nullopt, pm->buckets_,
+                                                  request_duration_buckets, pm->sum_ns_));
+    upstream_histogram.metric.reserve(backends_.size());
+    for (const auto& [key, bm] : backends_) {
+      const auto split = key.find('\0');
+      upstream_histogram.metric.push_back(
+          // Labels in name order, as prometheus-cpp writes every other family's.
+          histogram_metric({"backend", key.substr(split + 1)},
+                           prometheus::ClientMetric::Label{"pool", key.substr(0, split)},
+                           bm->buckets_, upstream_duration_buckets, bm->sum_ns_));
     }
   }
   families.push_back(std::move(histogram));
+  families.push_back(std::move(upstream_histogram));
 
   // prometheus-cpp leaves a family with no series out of Collect(); keep its HELP/TYPE anyway
   // so every SPEC name is always present (e.g. tally_cluster_peer_up without peers).

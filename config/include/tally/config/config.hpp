@@ -29,12 +29,24 @@ struct timeouts_config {
   duration idle{60000};
   duration upstream_response{30000};
   duration drain{15000};
+  // After SIGTERM: keep accepting (with /readyz at 503) this long before draining, so an
+  // upstream load balancer notices the replica is leaving before connections are refused.
+  duration shutdown_delay{0};
 };
 
 struct limits_config {
   std::uint64_t max_header_bytes = 16ull * 1024;
   std::uint64_t max_body_bytes = 100ull * 1024 * 1024;
   std::uint64_t max_connections = 10000;
+};
+
+enum class log_level_setting { debug, info, warn, error };
+enum class log_format_setting { text, json };
+
+// The operational log on stderr (not the access log).
+struct log_config {
+  log_level_setting level = log_level_setting::info;
+  log_format_setting format = log_format_setting::text;
 };
 
 struct access_log_config {
@@ -169,6 +181,7 @@ struct config {
   unsigned workers = 0;  // 0 = one per core
   timeouts_config timeouts;
   limits_config limits;
+  log_config log;
   access_log_config access_log;
   std::vector<pool_config> pools;  // in file order
   std::vector<route_config> routes;

@@ -68,6 +68,12 @@ class access_log {
   // returned). For graceful shutdown and tests.
   void flush();
 
+  // Asks the writer thread to reopen the file (SIGUSR1, after logrotate renamed it): lines
+  // queued before the call go to the old file, later ones to the new. A failed open keeps the
+  // old file and is logged. Does nothing for "-". Thread-safe, never blocks.
+  void reopen();
+  std::uint64_t reopens() const noexcept { return reopens_.load(std::memory_order_relaxed); }
+
   // Lines dropped because the queue was full; lines handed to the kernel; failed write(2)s.
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
   std::uint64_t written() const noexcept;
@@ -80,6 +86,7 @@ class access_log {
  private:
   void run();
   void write_all(const std::string& batch);
+  void reopen_file();  // on the writer thread
 
   std::string path_;
   int fd_ = -1;
@@ -88,6 +95,7 @@ class access_log {
 
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> write_errors_{0};
+  std::atomic<std::uint64_t> reopens_{0};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_writer_;    // pending_ gained data, or stopping_
@@ -98,6 +106,7 @@ class access_log {
   unsigned flush_waiters_ = 0;             // guarded by mutex_
   bool writer_waiting_ = false;            // guarded by mutex_: skip notify when busy
   bool stopping_ = false;                  // guarded by mutex_
+  bool reopen_requested_ = false;          // guarded by mutex_
 
   std::thread writer_;  // last: started after everything above is ready
 };

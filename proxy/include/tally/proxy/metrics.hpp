@@ -65,6 +65,9 @@ inline constexpr std::size_t retry_reason_count = config::retry_condition_count;
 inline constexpr std::array<double, 14> request_duration_buckets{
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
+// Upper bounds (seconds) of tally_upstream_duration_seconds, +Inf implied.
+inline constexpr std::array<double, 14> upstream_duration_buckets = request_duration_buckets;
+
 // Status codes whose tally_requests_total counter exists before the first request; counting
 // them is one table lookup. Other codes take a small mutex-protected map (rare by definition).
 inline constexpr std::array<unsigned, 17> precreated_status_codes{
@@ -82,6 +85,9 @@ class backend_metrics {
   }
   // tally_health_checks_total{pool,backend,result} += 1 (once per active probe).
   void health_check(bool success) noexcept { health_checks_[success ? 0 : 1]->Increment(); }
+  // tally_upstream_duration_seconds{pool,backend}: a try's start (connect, or a pooled
+  // connection) to the backend's response header. Tries without a response are not observed.
+  void observe_upstream(double seconds) noexcept;
 
  private:
   friend class metrics;
@@ -89,6 +95,9 @@ class backend_metrics {
 
   std::array<prometheus::Counter*, upstream_outcome_count> upstream_{};
   std::array<prometheus::Counter*, 2> health_checks_{};  // [0] success, [1] failure
+  // Non-cumulative buckets, summed at scrape (see pool_metrics).
+  std::array<std::atomic<std::uint64_t>, upstream_duration_buckets.size() + 1> buckets_{};
+  std::atomic<std::uint64_t> sum_ns_{0};
 };
 
 // Per-pool counters and the duration histogram. Every method is thread-safe; count_response is
@@ -148,9 +157,16 @@ class metrics_binding {
   std::size_t backend_count(std::size_t pool_index) const noexcept {
     return backends_[pool_index].size();
   }
+  // tally_downstream_bytes_total{direction}: body bytes read from and sent to clients.
+  void count_downstream_bytes(std::uint64_t in, std::uint64_t out) const noexcept {
+    if (in) bytes_in_->Increment(static_cast<double>(in));
+    if (out) bytes_out_->Increment(static_cast<double>(out));
+  }
 
  private:
   friend class metrics;
+  prometheus::Counter* bytes_in_ = nullptr;
+  prometheus::Counter* bytes_out_ = nullptr;
   std::vector<pool_metrics*> pools_;
   std::vector<std::vector<backend_metrics*>> backends_;
 };
@@ -161,6 +177,9 @@ struct backend_state {
   bool local_up = true;              // tally_backend_local_up: this replica's active checks
   unsigned votes_down = 0;           // tally_backend_votes_down: fresh votes saying down
   std::int64_t active_requests = 0;  // tally_backend_active_requests
+  bool drained = false;              // tally_backend_drained: an admin drain is in force
+  bool ejected = false;              // tally_backend_ejected: outlier detection ejected it
+  unsigned weight = 1;               // tally_backend_weight: the weight in force
 };
 
 class metrics {
@@ -194,12 +213,16 @@ class metrics {
   void set_peer_up(std::string_view peer, bool up);
   void set_downstream_connections(std::int64_t connections) noexcept;
   void set_checkpoint_last_success(std::chrono::system_clock::time_point when) noexcept;
+  // tally_access_log_dropped_total: the access log keeps the running total (moved up to it).
+  void set_access_log_dropped(std::uint64_t total);
   // tally_cluster_messages_rejected_total{reason}: the cluster keeps the running totals, so the
   // counter is moved up to `total` (never down).
   void set_cluster_rejections(std::string_view reason, std::uint64_t total);
 
   // Event counters (result="success"|"failure"). A successful checkpoint write also sets
-  // tally_checkpoint_last_success_timestamp_seconds to now. Lock-free.
+  // tally_checkpoint_last_success_timestamp_seconds to now, a successful reload
+  // tally_config_last_reload_success_timestamp_seconds (also set when the metrics are created,
+  // at start-up with the first config). Lock-free.
   void count_config_reload(bool success) noexcept;
   void count_checkpoint_write(bool success) noexcept;
   void count_checkpoint_restore(bool success) noexcept;
@@ -217,7 +240,11 @@ class metrics {
     prometheus::Gauge* local_up;
     prometheus::Gauge* votes_down;
     prometheus::Gauge* active_requests;
+    prometheus::Gauge* drained;
+    prometheus::Gauge* ejected;
+    prometheus::Gauge* weight;
   };
+  void refresh_process_families() const;
 
   pool_metrics& pool_locked(std::string_view pool);
   backend_metrics& backend_locked(std::string_view pool, std::string_view backend);
@@ -240,9 +267,29 @@ class metrics {
   prometheus::Family<prometheus::Gauge>& peer_up_;
   prometheus::Family<prometheus::Counter>& health_checks_;
   prometheus::Family<prometheus::Counter>& cluster_rejections_;
+  prometheus::Family<prometheus::Gauge>& backend_drained_;
+  prometheus::Family<prometheus::Gauge>& backend_ejected_;
+  prometheus::Family<prometheus::Gauge>& backend_weight_;
+  prometheus::Family<prometheus::Counter>& downstream_bytes_;
+  prometheus::Family<prometheus::Gauge>& last_reload_success_family_;
+  prometheus::Family<prometheus::Counter>& access_log_dropped_family_;
+  prometheus::Family<prometheus::Gauge>& build_info_family_;
+  prometheus::Family<prometheus::Gauge>& process_resident_family_;
+  prometheus::Family<prometheus::Counter>& process_cpu_family_;
+  prometheus::Family<prometheus::Gauge>& process_open_fds_family_;
+  prometheus::Family<prometheus::Gauge>& process_max_fds_family_;
+  prometheus::Family<prometheus::Gauge>& process_start_family_;
 
   prometheus::Gauge& downstream_connections_;
   prometheus::Gauge& checkpoint_last_success_;
+  prometheus::Counter& bytes_in_;
+  prometheus::Counter& bytes_out_;
+  prometheus::Gauge& last_reload_success_;
+  prometheus::Counter& access_log_dropped_;
+  prometheus::Gauge& process_resident_;
+  prometheus::Counter& process_cpu_;
+  prometheus::Gauge& process_open_fds_;
+  prometheus::Gauge& process_max_fds_;
   std::array<prometheus::Counter*, 2> config_reload_counters_{};       // [0] success, [1] failure
   std::array<prometheus::Counter*, 2> checkpoint_write_counters_{};    // ditto
   std::array<prometheus::Counter*, 2> checkpoint_restore_counters_{};  // ditto
