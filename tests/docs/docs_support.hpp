@@ -17,6 +17,7 @@
 
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/running_tally.hpp"
 #include "support/temp_dir.hpp"
 
 namespace tally::test::docs {
@@ -91,34 +92,6 @@ inline std::vector<std::string> table_keys_after(const std::string& markdown,
   if (at == std::string::npos) return {};
   return table_keys(markdown.substr(at + 1), "");
 }
-
-// A running `tally serve` on ports picked by the kernel, for tests that need its live answers.
-class running_tally {
- public:
-  explicit running_tally(const std::string& config_text)
-      : config_(dir_.write("tally.yaml", config_text)),
-        process_({TALLY_BINARY, "serve", "-c", config_}) {
-    if (!process_.wait_for_output("listening on")) return;
-    std::smatch m;
-    std::string log = process_.output();
-    static const std::regex re(R"(listening on [0-9.]+:([0-9]+) \(admin [0-9.]+:([0-9]+))");
-    if (std::regex_search(log, m, re)) {
-      proxy_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-      admin_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
-    }
-  }
-  bool started() const { return admin_port_ != 0; }
-  std::uint16_t admin_port() const { return admin_port_; }
-  std::uint16_t proxy_port() const { return proxy_port_; }
-  std::string output() const { return process_.output(); }
-
- private:
-  temp_dir dir_;
-  std::string config_;
-  child_process process_;
-  std::uint16_t proxy_port_ = 0;
-  std::uint16_t admin_port_ = 0;
-};
 
 // A config that starts anywhere: ports from the kernel, one backend that nothing needs to
 // answer, a peer so cluster families have a series, no access log noise.

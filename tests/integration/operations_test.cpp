@@ -15,6 +15,7 @@
 #include "support/backend_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/running_tally.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
 
@@ -27,14 +28,6 @@ std::string config_with(const std::string& backend, const std::string& extra) {
   return "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nworkers: 1\n" + extra +
          "pools:\n  web:\n    backends:\n      - { address: " + backend +
          " }\nroutes:\n  - { path_prefix: /, pool: web }\n";
-}
-
-// tally logs "listening on 127.0.0.1:PORT (admin 127.0.0.1:PORT, ...)".
-std::pair<std::uint16_t, std::uint16_t> ports_from(const std::string& log) {
-  std::smatch m;
-  std::regex re(R"(listening on [0-9.]+:([0-9]+) \(admin [0-9.]+:([0-9]+))");
-  if (!std::regex_search(log, m, re)) return {0, 0};
-  return {static_cast<std::uint16_t>(std::stoi(m[1])), static_cast<std::uint16_t>(std::stoi(m[2]))};
 }
 
 std::string read_file(const fs::path& p) {
@@ -61,17 +54,16 @@ double sample(const std::string& scrape, const std::string& series) {
 
 TEST_CASE("SIGUSR1 reopens the access log file after logrotate renamed it") {
   backend_set backends(1);
-  temp_dir dir;
-  const fs::path log = dir.path() / "access.log";
-  auto cfg = dir.write("tally.yaml", config_with(backends.address(0),
-                                                 "access_log: { path: " + log.string() + " }\n"));
-  child_process tally({TALLY_BINARY, "serve", "-c", cfg});
-  REQUIRE(tally.wait_for_output("listening on"));
-  auto [port, admin] = ports_from(tally.output());
+  temp_dir logs;
+  const fs::path log = logs.path() / "access.log";
+  running_tally t(config_with(backends.address(0), "access_log: { path: " + log.string() + " }\n"));
+  REQUIRE(t.started());
+  auto& tally = t.process();
+  const auto port = t.proxy_port();
   REQUIRE(http_get(port, "/first").status == 200);
   REQUIRE(eventually([&] { return lines_in(read_file(log)) == 1; }));
 
-  const fs::path rotated = dir.path() / "access.log.1";
+  const fs::path rotated = logs.path() / "access.log.1";
   fs::rename(log, rotated);
   tally.send_signal(SIGUSR1);
   REQUIRE(tally.wait_for_output("reopened"));
@@ -87,13 +79,13 @@ TEST_CASE("SIGUSR1 reopens the access log file after logrotate renamed it") {
 
 TEST_CASE("timeouts.shutdown_delay: after SIGTERM /readyz says 503 while requests are served") {
   backend_set backends(1);
-  temp_dir dir;
-  auto cfg = dir.write("tally.yaml", config_with(backends.address(0),
-                                                 "access_log: { enabled: false }\n"
-                                                 "timeouts: { shutdown_delay: 30s }\n"));
-  child_process tally({TALLY_BINARY, "serve", "-c", cfg});
-  REQUIRE(tally.wait_for_output("listening on"));
-  auto [port, admin] = ports_from(tally.output());
+  running_tally t(config_with(backends.address(0),
+                              "access_log: { enabled: false }\n"
+                              "timeouts: { shutdown_delay: 30s }\n"));
+  REQUIRE(t.started());
+  auto& tally = t.process();
+  const auto port = t.proxy_port();
+  const auto admin = t.admin_port();
   REQUIRE(http_get(admin, "/readyz").status == 200);
 
   tally.send_signal(SIGTERM);
@@ -112,13 +104,12 @@ TEST_CASE("timeouts.shutdown_delay: after SIGTERM /readyz says 503 while request
 
 TEST_CASE("a second SIGTERM during the drain exits at once") {
   backend_set backends(1);
-  temp_dir dir;
-  auto cfg = dir.write("tally.yaml", config_with(backends.address(0),
-                                                 "access_log: { enabled: false }\n"
-                                                 "timeouts: { drain: 60s }\n"));
-  child_process tally({TALLY_BINARY, "serve", "-c", cfg});
-  REQUIRE(tally.wait_for_output("listening on"));
-  auto [port, admin] = ports_from(tally.output());
+  running_tally t(config_with(backends.address(0),
+                              "access_log: { enabled: false }\n"
+                              "timeouts: { drain: 60s }\n"));
+  REQUIRE(t.started());
+  auto& tally = t.process();
+  const auto port = t.proxy_port();
   // A request that would keep the drain waiting for 30 s.
   child_process curl(
       {"curl", "-sS", "-m", "40", "http://127.0.0.1:" + std::to_string(port) + "/delay/30000"});
@@ -134,12 +125,11 @@ TEST_CASE("a second SIGTERM during the drain exits at once") {
 
 TEST_CASE("log.format json: every operational line is one JSON object") {
   backend_set backends(1);
-  temp_dir dir;
-  auto cfg = dir.write("tally.yaml", config_with(backends.address(0),
-                                                 "access_log: { enabled: false }\n"
-                                                 "log: { level: debug, format: json }\n"));
-  child_process tally({TALLY_BINARY, "serve", "-c", cfg});
-  REQUIRE(tally.wait_for_output("listening on"));
+  running_tally t(config_with(backends.address(0),
+                              "access_log: { enabled: false }\n"
+                              "log: { level: debug, format: json }\n"));
+  REQUIRE(t.started());
+  auto& tally = t.process();
   tally.send_signal(SIGTERM);
   REQUIRE(tally.wait_exit(std::chrono::seconds(20)) == 0);
   std::istringstream lines(tally.output());
@@ -160,22 +150,20 @@ TEST_CASE("log.format json: every operational line is one JSON object") {
 
 TEST_CASE("log.level changes on reload: at error, info lines are not written") {
   backend_set backends(1);
-  temp_dir dir;
-  auto cfg =
-      dir.write("tally.yaml", config_with(backends.address(0), "access_log: { enabled: false }\n"));
-  child_process tally({TALLY_BINARY, "serve", "-c", cfg});
-  REQUIRE(tally.wait_for_output("listening on"));
-  auto [port, admin] = ports_from(tally.output());
-  dir.write("tally.yaml", config_with(backends.address(0),
-                                      "access_log: { enabled: false }\n"
-                                      "log: { level: error }\n"));
+  running_tally t(config_with(backends.address(0), "access_log: { enabled: false }\n"));
+  REQUIRE(t.started());
+  auto& tally = t.process();
+  const auto admin = t.admin_port();
+  t.rewrite_config(config_with(backends.address(0),
+                               "access_log: { enabled: false }\n"
+                               "log: { level: error }\n"));
   tally.send_signal(SIGHUP);
   // "reloaded" is an info line, written after the new level applies: the metric says when.
-  REQUIRE(eventually([&, admin = admin] {
+  REQUIRE(eventually([&] {
     return http_get(admin, "/metrics")
                .body.find("tally_config_reloads_total{result=\"success\"} 1") != std::string::npos;
   }));
-  dir.write("tally.yaml", "pools: [\n");
+  t.rewrite_config("pools: [\n");
   tally.send_signal(SIGHUP);
   REQUIRE(tally.wait_for_output("reload rejected"));  // error lines still are
   CHECK(tally.output().find("reloaded") == std::string::npos);
@@ -186,16 +174,15 @@ TEST_CASE("log.level changes on reload: at error, info lines are not written") {
 
 TEST_CASE("/metrics: build info, process families, bytes and per-backend upstream latency") {
   backend_set backends(1);
-  temp_dir dir;
-  auto cfg =
-      dir.write("tally.yaml", config_with(backends.address(0), "access_log: { enabled: false }\n"));
-  child_process tally({TALLY_BINARY, "serve", "-c", cfg});
-  REQUIRE(tally.wait_for_output("listening on"));
-  auto [port, admin] = ports_from(tally.output());
+  running_tally t(config_with(backends.address(0), "access_log: { enabled: false }\n"));
+  REQUIRE(t.started());
+  auto& tally = t.process();
+  const auto port = t.proxy_port();
+  const auto admin = t.admin_port();
   REQUIRE(http_request(port, "POST", "/sink", {}, std::string(1000, 'x')).status == 200);
   // The session counts a request just after its last byte went out: wait for that.
   std::string scrape;
-  REQUIRE(eventually([&, admin = admin] {
+  REQUIRE(eventually([&] {
     scrape = http_get(admin, "/metrics").body;
     return sample(scrape, "tally_downstream_bytes_total{direction=\"in\"}") > 0;
   }));

@@ -10,6 +10,7 @@
 #include "support/backend_fixture.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/running_tally.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace tally::test;
@@ -22,14 +23,6 @@ std::string serve_config(const std::string& backend) {
          "access_log: { enabled: false }\n"
          "pools:\n  web:\n    backends:\n      - { address: " +
          backend + " }\nroutes:\n  - { path_prefix: /, pool: web }\n";
-}
-
-// tally logs "listening on 127.0.0.1:PORT (admin 127.0.0.1:PORT, ...)".
-std::pair<std::uint16_t, std::uint16_t> ports_from(const std::string& log) {
-  std::smatch m;
-  std::regex re(R"(listening on [0-9.]+:([0-9]+) \(admin [0-9.]+:([0-9]+))");
-  if (!std::regex_search(log, m, re)) return {0, 0};
-  return {static_cast<std::uint16_t>(std::stoi(m[1])), static_cast<std::uint16_t>(std::stoi(m[2]))};
 }
 
 long peak_rss_kib(pid_t pid) {
