@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -146,7 +147,40 @@ void append_rfc3339_ms(std::string& out, std::chrono::system_clock::time_point t
   out.push_back('Z');
 }
 
+// Milliseconds with three decimals, from integer microseconds: exact and locale-free.
+void append_ms(std::string& out, std::chrono::nanoseconds d) {
+  const auto us =
+      std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  append_int(out, us / 1000);
+  out.push_back('.');
+  append_digits(out, static_cast<unsigned>(us % 1000), 3);
+}
+
+constexpr std::array<std::string_view, 16> termination_names{"ok",
+                                                             "client_closed",
+                                                             "no_route",
+                                                             "no_healthy_backend",
+                                                             "queue_full",
+                                                             "connect_failure",
+                                                             "upstream_reset",
+                                                             "upstream_protocol",
+                                                             "upstream_timeout",
+                                                             "upstream_aborted",
+                                                             "bad_request",
+                                                             "smuggling_rejected",
+                                                             "header_timeout",
+                                                             "body_too_large",
+                                                             "headers_too_large",
+                                                             "local_error"};
+static_assert(termination_names.size() ==
+              static_cast<std::size_t>(access_termination::local_error) + 1);
+
 }  // namespace
+
+std::string_view to_string(access_termination t) noexcept {
+  const auto i = static_cast<std::size_t>(t);
+  return i < termination_names.size() ? termination_names[i] : "unknown";
+}
 
 void format_access_record(const access_record& r, std::string& out) {
   const auto when =
@@ -157,6 +191,8 @@ void format_access_record(const access_record& r, std::string& out) {
   append_json_string(out, r.client);
   out.append(R"(,"method":)");
   append_json_string(out, r.method);
+  out.append(R"(,"host":)");
+  append_string_or_null(out, r.host);
   out.append(R"(,"target":)");
   append_json_string(out, r.target);
   out.append(R"(,"status":)");
@@ -165,19 +201,22 @@ void format_access_record(const access_record& r, std::string& out) {
   append_int(out, r.bytes_in);
   out.append(R"(,"bytes_out":)");
   append_int(out, r.bytes_out);
-  // Milliseconds with three decimals, from integer microseconds: exact and locale-free.
-  const auto us = std::max<std::int64_t>(
-      0, std::chrono::duration_cast<std::chrono::microseconds>(r.duration).count());
   out.append(R"(,"duration_ms":)");
-  append_int(out, us / 1000);
-  out.push_back('.');
-  append_digits(out, static_cast<unsigned>(us % 1000), 3);
+  append_ms(out, r.duration);
   out.append(R"(,"pool":)");
   append_string_or_null(out, r.pool);
   out.append(R"(,"backend":)");
   append_string_or_null(out, r.backend);
+  out.append(R"(,"upstream_ms":)");
+  if (r.upstream_duration.count() < 0)
+    out.append("null");
+  else
+    append_ms(out, r.upstream_duration);
   out.append(R"(,"tries":)");
   append_int(out, r.tries);
+  out.append(R"(,"termination":")");
+  out.append(to_string(r.termination));
+  out.push_back('"');
   out.append(R"(,"request_id":)");
   append_json_string(out, r.request_id);
   out.append("}\n");
@@ -251,12 +290,12 @@ bool access_log::write(const access_record& record) {
 void access_log::flush() {
   std::unique_lock lock(mutex_);
   const std::uint64_t target = queued_lines_;
-  if (written_lines_ >= target) return;
+  if (written_lines_ >= target && !reopen_requested_) return;
   ++flush_waiters_;
   lock.unlock();
   wake_writer_.notify_one();
   lock.lock();
-  batch_written_.wait(lock, [&] { return written_lines_ >= target; });
+  batch_written_.wait(lock, [&] { return written_lines_ >= target && !reopen_requested_; });
   --flush_waiters_;
 }
 
@@ -277,12 +316,7 @@ void access_log::run() {
     });
     writer_waiting_ = false;
     if (pending_.empty()) {
-      if (reopen_requested_) {
-        reopen_requested_ = false;
-        lock.unlock();
-        reopen_file();
-        lock.lock();
-      }
+      if (reopen_requested_) reopen_locked(lock);
       if (stopping_) return;
       continue;
     }
@@ -296,12 +330,7 @@ void access_log::run() {
     written_lines_ = lines;
     batch_written_.notify_all();
     // What was queued before the request went to the old file; the rest goes to the new one.
-    if (reopen_requested_) {
-      reopen_requested_ = false;
-      lock.unlock();
-      reopen_file();
-      lock.lock();
-    }
+    if (reopen_requested_) reopen_locked(lock);
   }
 }
 
@@ -312,6 +341,15 @@ void access_log::reopen() {
     reopen_requested_ = true;
   }
   wake_writer_.notify_one();
+}
+
+void access_log::reopen_locked(std::unique_lock<std::mutex>& lock) {
+  lock.unlock();
+  reopen_file();
+  lock.lock();
+  // Cleared only now, so flush() returns after the reopen, not while it is under way.
+  reopen_requested_ = false;
+  batch_written_.notify_all();
 }
 
 void access_log::reopen_file() {

@@ -44,6 +44,7 @@ access_record sample_record() {
   r.time = std::chrono::system_clock::time_point{std::chrono::milliseconds{1795667278123}};
   r.client = "203.0.113.9:51234";
   r.method = "GET";
+  r.host = "api.example.com";
   r.target = "/v1/items?id=7";
   r.status = 200;
   r.bytes_in = 12;
@@ -51,6 +52,7 @@ access_record sample_record() {
   r.duration = 3042us + 500ns;
   r.pool = "web";
   r.backend = "127.0.0.1:9001";
+  r.upstream_duration = 2811us + 999ns;
   r.tries = 2;
   r.request_id = "3f2a9c";
   return r;
@@ -69,9 +71,9 @@ TEST_CASE("access_log: a record is one JSON object on one line with every field"
   REQUIRE(line.back() == '\n');
   CHECK(line.find('\n') == line.size() - 1);
   CHECK(line == R"({"time":"2026-11-26T04:27:58.123Z","client":"203.0.113.9:51234","method":"GET",)"
-                R"("target":"/v1/items?id=7","status":200,"bytes_in":12,"bytes_out":5120,)"
-                R"("duration_ms":3.042,"pool":"web","backend":"127.0.0.1:9001","tries":2,)"
-                R"("request_id":"3f2a9c"})"
+                R"("host":"api.example.com","target":"/v1/items?id=7","status":200,"bytes_in":12,)"
+                R"("bytes_out":5120,"duration_ms":3.042,"pool":"web","backend":"127.0.0.1:9001",)"
+                R"("upstream_ms":2.811,"tries":2,"termination":"ok","request_id":"3f2a9c"})"
                 "\n");
   const json::object o = json::parse(line).as_object();
   CHECK(o.at("status").as_int64() == 200);
@@ -82,11 +84,17 @@ TEST_CASE("access_log: empty pool and backend are null - the epoch means now") {
   access_record r = sample_record();
   r.pool = {};
   r.backend = {};
+  r.host = {};
+  r.upstream_duration = std::chrono::nanoseconds{-1};
+  r.termination = access_termination::no_healthy_backend;
   r.time = {};
   r.duration = 1500ms;
   const json::object o = json::parse(format(r)).as_object();
   CHECK(o.at("pool").is_null());
   CHECK(o.at("backend").is_null());
+  CHECK(o.at("host").is_null());
+  CHECK(o.at("upstream_ms").is_null());
+  CHECK(o.at("termination").as_string() == "no_healthy_backend");
   CHECK(o.at("duration_ms").as_double() == 1500.0);
   const std::string time(o.at("time").as_string());
   REQUIRE(time.size() == 24);
@@ -155,7 +163,7 @@ TEST_CASE("access_log: lines written to a file are visible after flush - one obj
       REQUIRE(status >= 200);
       REQUIRE(status < 204);
       ++per_thread[status - 200];
-      CHECK(o.size() == 12);
+      CHECK(o.size() == 15);
       for (const char* key :
            {"time", "client", "method", "target", "status", "bytes_in", "bytes_out", "duration_ms",
             "pool", "backend", "tries", "request_id"}) {
@@ -309,4 +317,26 @@ TEST_CASE("access_log: per-record cost (informational)") {
   MESSAGE("access_log::write: " << ns / (2.0 * per_thread) << " ns/record wall, 2 threads; "
                                 << log.dropped() << " dropped of " << 2 * per_thread);
   CHECK(log.written() + log.dropped() == 2 * per_thread);
+}
+
+TEST_CASE("access_log: reopen() after a rename writes later lines to a new file at the path") {
+  temp_path file("tally-access-reopen");
+  temp_path rotated("tally-access-rotated");
+  access_log log(file.path.string());
+  REQUIRE(log.write(sample_record()));
+  log.flush();
+  std::filesystem::rename(file.path, rotated.path);
+  log.reopen();
+  log.flush();  // returns once the reopen is done
+  REQUIRE(log.reopens() == 1);
+  REQUIRE(log.write(sample_record()));
+  log.flush();
+  CHECK(read_lines(rotated.path).size() == 1);
+  CHECK(read_lines(file.path).size() == 1);
+}
+
+TEST_CASE("access_log: every termination has a name") {
+  for (int t = 0; t <= static_cast<int>(access_termination::local_error); ++t)
+    CHECK(to_string(static_cast<access_termination>(t)) != "unknown");
+  CHECK(to_string(access_termination::client_closed) == "client_closed");
 }

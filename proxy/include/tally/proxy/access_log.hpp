@@ -1,11 +1,14 @@
 // The access log: one JSON object per line per request, written by one background thread so a
 // worker never waits on the disk (SPEC "Config" access_log). A line looks like
 //   {"time":"2026-11-26T04:27:58.123Z","client":"203.0.113.9","method":"GET",
-//    "target":"/v1/items?id=7","status":200,"bytes_in":0,"bytes_out":5120,"duration_ms":3.042,
-//    "pool":"web","backend":"127.0.0.1:9001","tries":1,"request_id":"3f2a…"}
+//    "host":"api.example.com","target":"/v1/items?id=7","status":200,"bytes_in":0,
+//    "bytes_out":5120,"duration_ms":3.042,"pool":"web","backend":"127.0.0.1:9001",
+//    "upstream_ms":2.811,"tries":1,"termination":"ok","request_id":"3f2a…"}
 // (on one line). `time` is when the request started (RFC 3339, UTC, milliseconds); duration_ms
 // has microsecond resolution; pool and backend are null when no pool/backend was chosen (no
-// route, 503 without a healthy backend, a 400 before routing); tries counts upstream attempts.
+// route, 503 without a healthy backend, a 400 before routing); host is null without a Host;
+// upstream_ms (last try's start to its response header) is null when no backend answered; tries
+// counts upstream attempts; termination says how the exchange ended (access_termination).
 //
 // Cost model. write() formats into a per-thread scratch string (reused, so no allocation once
 // warm), then takes a mutex only to memcpy the line onto the end of the pending batch. The batch
@@ -27,11 +30,34 @@
 
 namespace tally::proxy {
 
+// How a request ended, in the spirit of HAProxy's termination state and Envoy's response flags:
+// which side stopped it and why. "ok" is a response relayed whole.
+enum class access_termination : std::uint8_t {
+  ok,                  // the backend's response was relayed whole
+  client_closed,       // the client went away before the response was complete
+  no_route,            // 404: no route matched
+  no_healthy_backend,  // 503: every backend down, drained or ejected
+  queue_full,          // 503: the backend's queue was full or the wait timed out
+  connect_failure,     // 502: no backend could be connected to
+  upstream_reset,      // 502: a backend closed or reset before a complete response
+  upstream_protocol,   // 502: a backend's response was malformed (or an unasked 101)
+  upstream_timeout,    // 504: no response header within the deadline
+  upstream_aborted,    // the backend closed in the middle of its response body
+  bad_request,         // 400: malformed request syntax
+  smuggling_rejected,  // 400: conflicting framing (CL+TE, bad chunks, ...)
+  header_timeout,      // 408: the header block did not arrive in time
+  body_too_large,      // 413
+  headers_too_large,   // 431
+  local_error,         // tally itself ran out of a resource (descriptors, memory)
+};
+std::string_view to_string(access_termination t) noexcept;
+
 // One finished request. The views only need to stay valid during write().
 struct access_record {
   std::chrono::system_clock::time_point time{};  // request start; the epoch means "now"
   std::string_view client;                       // the client's IP address
   std::string_view method;
+  std::string_view host;  // empty → null
   std::string_view target;
   unsigned status = 0;
   std::uint64_t bytes_in = 0;   // request body bytes read from the client
@@ -39,7 +65,10 @@ struct access_record {
   std::chrono::nanoseconds duration{0};
   std::string_view pool;     // empty → null
   std::string_view backend;  // empty → null (the last backend tried)
-  unsigned tries = 0;        // upstream attempts, retries included
+  // Last try's start to its response header; negative → null (no backend answered).
+  std::chrono::nanoseconds upstream_duration{-1};
+  unsigned tries = 0;  // upstream attempts, retries included
+  access_termination termination = access_termination::ok;
   std::string_view request_id;
 };
 
@@ -65,7 +94,7 @@ class access_log {
   bool write(const access_record& record);
 
   // Blocks until every line queued before the call has been handed to the kernel (write(2)
-  // returned). For graceful shutdown and tests.
+  // returned), and a reopen() asked for before it is done. For graceful shutdown and tests.
   void flush();
 
   // Asks the writer thread to reopen the file (SIGUSR1, after logrotate renamed it): lines
@@ -87,6 +116,7 @@ class access_log {
   void run();
   void write_all(const std::string& batch);
   void reopen_file();  // on the writer thread
+  void reopen_locked(std::unique_lock<std::mutex>& lock);
 
   std::string path_;
   int fd_ = -1;
