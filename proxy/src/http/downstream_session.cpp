@@ -79,7 +79,7 @@ void downstream_session::assign_request_id(std::string_view from_client) {
 net::awaitable<void> downstream_session::send_error(unsigned status, std::string_view detail,
                                                     bool keep_alive) {
   if (request_id_size_ == 0) assign_request_id({});  // refused before the header was parsed
-  auto bytes = make_error_response(status, detail, request_id(), keep_alive);
+  auto bytes = make_error_response(status, detail, request_id(), keep_alive, head_request_);
   io_.deadline.expires_after(std::chrono::seconds(5));
   co_await net::async_write(io_.socket, net::buffer(bytes), use_tuple);
 }
@@ -99,6 +99,7 @@ net::awaitable<bool> downstream_session::next_request(bool first) {
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.body_limit(limits.max_body_bytes);
   request_id_size_ = 0;
+  head_request_ = false;
   // Before the first byte of a later request the idle timeout applies; from the first byte
   // (or from accept, for the first request) the whole block must arrive within
   // timeouts.request_header: a deadline slow senders cannot extend byte by byte.
@@ -113,6 +114,7 @@ net::awaitable<bool> downstream_session::next_request(bool first) {
       co_await send_error(answer->status, answer->detail, false);
     co_return false;
   }
+  head_request_ = parser.get().method() == http::verb::head;
   std::string_view raw{static_cast<const char*>(io_.buffer.data().data()), head.header_bytes};
   const char* problem = find_request_problem(parser.get().base(), raw);
   io_.buffer.consume(head.header_bytes);

@@ -52,6 +52,7 @@ class downstream_session : public session_base,
   std::string head_;    // serialized message heads, reused for every request
   char request_id_[128];
   std::size_t request_id_size_ = 0;
+  bool head_request_ = false;  // the request in flight is a HEAD: tally's answers have no body
 };
 
 }  // namespace tally::proxy

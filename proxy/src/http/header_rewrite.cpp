@@ -176,7 +176,12 @@ template <class Fields>
 bool wants_upgrade(const Fields& f) {
   bool has_upgrade = false, connection_upgrade = false;
   for (const auto& field : f) {
-    if (field.name() == http::field::upgrade) has_upgrade = true;
+    if (field.name() == http::field::upgrade) {
+      // HTTP/2 over cleartext is not tunnelled: tally would relay a protocol it cannot see
+      // into. The request goes on as plain HTTP/1.1, its Upgrade and HTTP2-Settings removed.
+      if (http::token_list{field.value()}.exists("h2c")) return false;
+      has_upgrade = true;
+    }
     if (field.name() == http::field::connection &&
         http::token_list{field.value()}.exists("upgrade"))
       connection_upgrade = true;

@@ -45,7 +45,8 @@ void serialize_downstream_response(std::string& out,
                                    const boost::beast::http::header<false, Fields>& res,
                                    const response_context& ctx);
 
-// True when the request asks to switch protocols: "Connection: upgrade" plus an Upgrade header.
+// True when the request asks to switch protocols: "Connection: upgrade" plus an Upgrade header,
+// except to h2c (never tunnelled: such a request goes on without its Upgrade).
 template <class Fields>
 bool wants_upgrade(const Fields& f);
 
