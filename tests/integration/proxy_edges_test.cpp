@@ -284,3 +284,85 @@ TEST_CASE("a backend's early answer to an upload is relayed, not a 502") {
   CHECK(r.body == "too large");
   CHECK(r.closed);
 }
+
+namespace {
+
+// A backend that records every request head and answers 200, for tests of what goes upstream.
+struct recording_backend {
+  recording_backend() : server([this](raw_peer& peer, std::size_t) { serve_ok(server, peer); }) {}
+  std::string only_head() {
+    auto heads = server.recorded();
+    REQUIRE(heads.size() == 1);
+    return heads.front();
+  }
+  scripted_backend server;
+};
+
+}  // namespace
+
+TEST_CASE("an absolute-form target: its authority routes the request and replaces Host upstream") {
+  recording_backend pub, internal;
+  proxy_fixture proxy(proxy_yaml({{"pub", "round_robin", {pub.server.address()}},
+                                  {"internal", "round_robin", {internal.server.address()}}},
+                                 "workers: 1\n",
+                                 "  - { host: public.example, pool: pub }\n"
+                                 "  - { host: internal.example, pool: internal }\n"));
+  auto raw = raw_exchange(proxy.port(),
+                          "GET http://public.example:8080/x?q=%61 HTTP/1.1\r\n"
+                          "Host: internal.example\r\nConnection: close\r\n\r\n");
+  CHECK(status_line(raw) == "HTTP/1.1 200 OK");
+  CHECK(internal.server.recorded().empty());
+  const auto head = pub.only_head();
+  CHECK(status_line(head) == "GET /x?q=%61 HTTP/1.1");
+  CHECK(head.find("\r\nHost: public.example:8080\r\n") != std::string::npos);
+  CHECK(head.find("\r\nX-Forwarded-Host: public.example:8080\r\n") != std::string::npos);
+  CHECK(head.find("internal.example") == std::string::npos);
+}
+
+TEST_CASE("repeated identical Content-Length values go upstream as one") {
+  for (const char* fields :
+       {"Content-Length: 5\r\nContent-Length: 5\r\n", "Content-Length: 5, 5\r\n"}) {
+    CAPTURE(fields);
+    recording_backend backend;
+    proxy_fixture proxy(one_pool(backend.server.address()));
+    auto raw = raw_exchange(proxy.port(), std::string("POST /p HTTP/1.1\r\nHost: a\r\n") + fields +
+                                              "Connection: close\r\n\r\nhello");
+    CHECK(status_line(raw) == "HTTP/1.1 200 OK");
+    const auto head = lower(backend.only_head());
+    const auto first = head.find("content-length");
+    CHECK(head.find("\r\ncontent-length: 5\r\n") != std::string::npos);
+    CHECK(head.find("content-length", first + 1) == std::string::npos);
+  }
+}
+
+TEST_CASE("routes match the normalised path - and the backend receives it") {
+  recording_backend admin, web;
+  proxy_fixture proxy(proxy_yaml({{"admin", "round_robin", {admin.server.address()}},
+                                  {"web", "round_robin", {web.server.address()}}},
+                                 "workers: 1\n",
+                                 "  - { path_prefix: /admin, pool: admin }\n"
+                                 "  - { path_prefix: /, pool: web }\n"));
+  for (const char* target :
+       {"/%61dmin", "/api/../admin", "//admin", "/./admin/x/..", "/%2E/admin"}) {
+    CAPTURE(target);
+    auto r = http_get(proxy.port(), target);
+    CHECK(r.status == 200);
+  }
+  CHECK(web.server.recorded().empty());
+  const auto heads = admin.server.recorded();
+  REQUIRE(heads.size() == 5);
+  for (const auto& head : heads) {
+    CAPTURE(head);
+    const auto line = status_line(head);
+    CHECK((line == "GET /admin HTTP/1.1" || line == "GET /admin/ HTTP/1.1"));
+  }
+  // The query string goes on verbatim.
+  CHECK(http_get(proxy.port(), "/%61dmin?next=/../%61").status == 200);
+  CHECK(status_line(admin.server.recorded().back()) == "GET /admin?next=/../%61 HTTP/1.1");
+  // Climbing above the root is refused.
+  for (const char* target : {"/..", "/a/../../admin", "/%2e%2e/admin"}) {
+    CAPTURE(target);
+    CHECK(http_get(proxy.port(), target).status == 400);
+  }
+  CHECK(admin.server.recorded().size() == 6);
+}

@@ -156,11 +156,27 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
   auto id = req.find("X-Request-Id");
   assign_request_id(id == req.end() ? std::string_view{} : std::string_view(id->value()));
 
+  const auto target = req.target();
   std::string_view host = req[http::field::host];
-  std::string_view path;
-  if (!request_path(req.target(), host, path)) {
+  std::string_view raw_path;
+  if (!request_path(target, host, raw_path)) {
     co_await send_error(400, "the request target is not a path or an absolute URI", false);
     co_return false;
+  }
+  // Routes and the backend see one path: the normalised one.
+  std::string_view path;
+  if (!normalize_path(raw_path, path_, path)) {
+    co_await send_error(400, "the request path climbs above / with \"..\"", false);
+    co_return false;
+  }
+  // Absolute-form goes upstream in origin form, its authority as Host (RFC 9112 section 3.2.2).
+  const bool absolute = target.front() != '/' && target != "*";
+  std::string_view upstream_target;
+  if (absolute || path.data() != raw_path.data()) {
+    const auto query = target.find('?');
+    target_.assign(path);
+    if (query != std::string_view::npos) target_.append(target.substr(query));
+    upstream_target = target_;
   }
   const auto* route = snap.routes.match(host, path);
   if (!route) {
@@ -180,10 +196,11 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
     prefetched = *got;
   }
   auto& w = worker_;
-  upstream_exchange exchange(exchange_request{
-      client_side{io_, relay_, head_, proxy_allocator(arena_), client_ip_},
-      worker_side{w.io_context(), w.upstreams(), w.shared(), w.index()}, p, snap, route->pool_index,
-      request_id(), prefetched, keep_alive, req.version(), upgrade});
+  upstream_exchange exchange(
+      exchange_request{client_side{io_, relay_, head_, proxy_allocator(arena_), client_ip_},
+                       worker_side{w.io_context(), w.upstreams(), w.shared(), w.index()}, p, snap,
+                       route->pool_index, request_id(), prefetched, keep_alive, req.version(),
+                       upgrade, upstream_target, absolute ? host : std::string_view{}});
   const auto result = co_await exchange.run();
   if (!result.error.empty()) co_await send_error(result.status, result.error, result.keep_alive);
   record(snap, route, p, result, started);

@@ -70,6 +70,14 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
   out.append(name).append(": ").append(value).append("\r\n");
 }
 
+// "5, 5" (or one of several identical fields): the parser checked every value is the same.
+std::string_view first_value(std::string_view list) {
+  list = list.substr(0, list.find(','));
+  while (!list.empty() && (list.back() == ' ' || list.back() == '\t'))
+    list.remove_suffix(1);
+  return list;
+}
+
 template <class Fields>
 connection_tokens tokens_of(const Fields& f) {
   connection_tokens tokens;
@@ -84,9 +92,13 @@ template <class Fields>
 void serialize_upstream_request(std::string& out, const http::header<true, Fields>& req,
                                 const forward_context& ctx) {
   out.clear();
-  out.append(req.method_string()).append(" ").append(req.target()).append(" HTTP/1.1\r\n");
+  out.append(req.method_string())
+      .append(" ")
+      .append(ctx.target.empty() ? std::string_view(req.target()) : ctx.target)
+      .append(" HTTP/1.1\r\n");
   const auto tokens = tokens_of(req);
   std::string_view host;
+  bool content_length_sent = false;
   // Previous hops' lists are kept in order; several fields of one name form one list.
   std::string_view forwarded_for[4];
   std::size_t forwarded_count = 0;
@@ -98,7 +110,16 @@ void serialize_upstream_request(std::string& out, const http::header<true, Field
     auto name = field.name_string();
     if (!protected_field(id) && tokens.count + tokens.overflow > 0 && tokens.names_field(name))
       continue;
-    if (id == http::field::host) host = field.value();
+    if (id == http::field::host) {
+      host = ctx.host.empty() ? std::string_view(field.value()) : ctx.host;
+      append_field(out, name, host);
+      continue;
+    }
+    if (id == http::field::content_length) {
+      if (!content_length_sent) append_field(out, name, first_value(field.value()));
+      content_length_sent = true;
+      continue;
+    }
     if (id == http::field::via) {
       if (via_count < std::size(via)) via[via_count++] = field.value();
       continue;
@@ -114,6 +135,10 @@ void serialize_upstream_request(std::string& out, const http::header<true, Field
         continue;
     }
     append_field(out, name, field.value());
+  }
+  if (host.empty() && !ctx.host.empty()) {
+    host = ctx.host;  // an HTTP/1.0 absolute-form request without Host
+    append_field(out, "Host", host);
   }
   if (ctx.upgrade) out.append("Connection: upgrade\r\n");
   out.append("X-Forwarded-For: ");
@@ -143,6 +168,7 @@ void serialize_downstream_response(std::string& out, const http::header<false, F
   const auto tokens = tokens_of(res);
   std::string_view via[4];
   std::size_t via_count = 0;
+  bool content_length_sent = false;
   for (const auto& field : res) {
     auto id = field.name();
     if (hop_by_hop(id, ctx.upgrade)) continue;
@@ -152,6 +178,11 @@ void serialize_downstream_response(std::string& out, const http::header<false, F
     auto name = field.name_string();
     if (!protected_field(id) && tokens.count + tokens.overflow > 0 && tokens.names_field(name))
       continue;
+    if (id == http::field::content_length) {
+      if (!content_length_sent) append_field(out, name, first_value(field.value()));
+      content_length_sent = true;
+      continue;
+    }
     if (id == http::field::via) {
       if (via_count < std::size(via)) via[via_count++] = field.value();
       continue;

@@ -183,9 +183,9 @@ net::awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
   auto& req = req_.parser.get();
   const bool replayable = req_.parser.is_done();
   auto& head = req_.client.head;
-  serialize_upstream_request(
-      head, req,
-      forward_context{req_.client.ip, req_.request_id, req_.client_version, req_.upgrade});
+  serialize_upstream_request(head, req,
+                             forward_context{req_.client.ip, req_.request_id, req_.client_version,
+                                             req_.upgrade, req_.target, req_.host});
   const auto framing = replayable && req_.prefetched == 0 && !req.chunked() ? body_framing::none
                        : req.chunked()                                      ? body_framing::chunked
                                                                             : body_framing::raw;

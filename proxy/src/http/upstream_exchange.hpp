@@ -50,6 +50,8 @@ struct exchange_request {
   bool client_keep_alive = true;
   unsigned client_version = 11;
   bool upgrade = false;
+  std::string_view target;  // origin-form target for the backend; empty: the client's
+  std::string_view host;    // an absolute-form target's authority, for Host; empty: kept
 };
 
 struct exchange_result {
