@@ -153,3 +153,29 @@ TEST_CASE("repeated identical Content-Length values are forwarded as one field")
   out = upstream(list);
   CHECK(out.find("\r\nContent-Length: 5\r\n") != std::string::npos);
 }
+
+TEST_CASE("every X-Forwarded-For and Via field is kept - however many there are") {
+  auto h = request({{"Host", "a"}});
+  for (int i = 1; i <= 6; ++i) {
+    h.insert("X-Forwarded-For", "10.0.0." + std::to_string(i));
+    h.insert(http::field::via, "1.1 hop" + std::to_string(i));
+  }
+  auto out = upstream(h);
+  CHECK(out.find("X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, 10.0.0.6, "
+                 "192.0.2.9\r\n") != std::string::npos);
+  CHECK(
+      out.find("Via: 1.1 hop1, 1.1 hop2, 1.1 hop3, 1.1 hop4, 1.1 hop5, 1.1 hop6, 1.1 tally\r\n") !=
+      std::string::npos);
+}
+
+TEST_CASE("a field named in a fifth Connection header - past eight names - is removed") {
+  auto h = request({{"Host", "a"}});
+  for (int i = 1; i <= 4; ++i)
+    h.insert(http::field::connection,
+             "x-a" + std::to_string(i) + ", x-b" + std::to_string(i) + ", x-c" + std::to_string(i));
+  h.insert(http::field::connection, "x-secret");
+  h.insert("X-Secret", "leak");
+  h.insert("X-C4", "leak");
+  auto out = upstream(h);
+  CHECK(out.find("leak") == std::string::npos);
+}
