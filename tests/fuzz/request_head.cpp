@@ -67,6 +67,19 @@ outcome handle(std::string_view bytes, std::initializer_list<std::size_t> cuts, 
   std::string_view host = req[http::field::host];
   std::string_view path;
   if (!tally::proxy::request_path(req.target(), host, path)) return out;  // 400
+  std::string storage;
+  std::string_view normal;
+  if (!tally::proxy::normalize_path(path, storage, normal)) return out;  // 400: above the root
+  if (!path.empty() && path.front() == '/') {
+    require(!normal.empty() && normal.front() == '/', "a normalised path lost its leading /",
+            std::string(path));
+    require(normal.find("//") == std::string_view::npos, "a normalised path keeps //",
+            std::string(path));
+    std::string again_storage;
+    std::string_view again;
+    require(tally::proxy::normalize_path(normal, again_storage, again) && again == normal,
+            "normalize_path is not idempotent", std::string(path) + " -> " + std::string(normal));
+  }
   const bool upgrade = tally::proxy::wants_upgrade(req.base());
   if (!p.is_done()) req.erase(http::field::expect);
 

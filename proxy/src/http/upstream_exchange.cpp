@@ -189,6 +189,7 @@ net::awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
   const auto framing = replayable && req_.prefetched == 0 && !req.chunked() ? body_framing::none
                        : req.chunked()                                      ? body_framing::chunked
                                                                             : body_framing::raw;
+  early_answer_ = false;
   const bool safe = idempotent(req.method());
   const auto max_idle =
       safe ? clock::duration(t.idle) : std::min<clock::duration>(t.idle, unsafe_reuse_max_idle);
