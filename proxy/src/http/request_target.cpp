@@ -16,8 +16,12 @@ bool request_path(std::string_view target, std::string_view& host, std::string_v
     return true;
   }
   auto url = boost::urls::parse_absolute_uri(target);
-  if (!url) return false;
-  if (url->has_authority()) host = url->encoded_host_and_port();
+  // Only an http(s) URI with a host names something tally can route and send on in origin form.
+  if (!url || !url->has_authority() || url->encoded_host().empty()) return false;
+  if (url->scheme_id() != boost::urls::scheme::http &&
+      url->scheme_id() != boost::urls::scheme::https)
+    return false;
+  host = url->encoded_host_and_port();
   path = url->encoded_path();
   if (path.empty()) path = "/";
   return true;

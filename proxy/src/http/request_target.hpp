@@ -8,7 +8,8 @@
 namespace tally::proxy {
 
 // Origin-form up to the query, absolute-form's authority (host[:port]) and path, or "*". `host`
-// is left alone unless the target names one. False when the target is none of these (answer 400).
+// is left alone unless the target names one. False when the target is none of these, or an
+// absolute URI that is not http(s) with a host (answer 400).
 bool request_path(std::string_view target, std::string_view& host, std::string_view& path);
 
 // The path routes match and the backend receives (SPEC "Proxying", Edges), so both see the same

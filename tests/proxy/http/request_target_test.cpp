@@ -72,3 +72,13 @@ TEST_CASE("request_path: absolute-form gives its authority with the port, and it
   CHECK(host == "h");
   CHECK(path == "/o");
 }
+
+TEST_CASE("request_path: an absolute URI that is not http(s) with a host is refused") {
+  std::string_view host = "h", path;
+  CHECK_FALSE(request_path("mailto:someone@example.com", host, path));
+  CHECK_FALSE(request_path("ftp://example.com/x", host, path));
+  CHECK_FALSE(request_path("http:///x", host, path));
+  CHECK_FALSE(request_path("not a target", host, path));
+  CHECK(host == "h");
+  CHECK(request_path("HTTPS://Example.com/x", host, path));
+}
