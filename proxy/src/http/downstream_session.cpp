@@ -79,7 +79,7 @@ void downstream_session::assign_request_id(std::string_view from_client) {
 net::awaitable<void> downstream_session::send_error(unsigned status, std::string_view detail,
                                                     bool keep_alive) {
   if (request_id_size_ == 0) assign_request_id({});  // refused before the header was parsed
-  auto bytes = make_error_response(status, detail, request_id(), keep_alive);
+  auto bytes = make_error_response(status, detail, request_id(), keep_alive, head_request_);
   io_.deadline.expires_after(std::chrono::seconds(5));
   co_await net::async_write(io_.socket, net::buffer(bytes), use_tuple);
 }
@@ -99,6 +99,7 @@ net::awaitable<bool> downstream_session::next_request(bool first) {
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.body_limit(limits.max_body_bytes);
   request_id_size_ = 0;
+  head_request_ = false;
   // Before the first byte of a later request the idle timeout applies; from the first byte
   // (or from accept, for the first request) the whole block must arrive within
   // timeouts.request_header: a deadline slow senders cannot extend byte by byte.
@@ -113,6 +114,7 @@ net::awaitable<bool> downstream_session::next_request(bool first) {
       co_await send_error(answer->status, answer->detail, false);
     co_return false;
   }
+  head_request_ = parser.get().method() == http::verb::head;
   std::string_view raw{static_cast<const char*>(io_.buffer.data().data()), head.header_bytes};
   const char* problem = find_request_problem(parser.get().base(), raw);
   io_.buffer.consume(head.header_bytes);
@@ -154,11 +156,27 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
   auto id = req.find("X-Request-Id");
   assign_request_id(id == req.end() ? std::string_view{} : std::string_view(id->value()));
 
+  const auto target = req.target();
   std::string_view host = req[http::field::host];
-  std::string_view path;
-  if (!request_path(req.target(), host, path)) {
+  std::string_view raw_path;
+  if (!request_path(target, host, raw_path)) {
     co_await send_error(400, "the request target is not a path or an absolute URI", false);
     co_return false;
+  }
+  // Routes and the backend see one path: the normalised one.
+  std::string_view path;
+  if (!normalize_path(raw_path, path_, path)) {
+    co_await send_error(400, "the request path climbs above / with \"..\"", false);
+    co_return false;
+  }
+  // Absolute-form goes upstream in origin form, its authority as Host (RFC 9112 section 3.2.2).
+  const bool absolute = target.front() != '/' && target != "*";
+  std::string_view upstream_target;
+  if (absolute || path.data() != raw_path.data()) {
+    const auto query = target.find('?');
+    target_.assign(path);
+    if (query != std::string_view::npos) target_.append(target.substr(query));
+    upstream_target = target_;
   }
   const auto* route = snap.routes.match(host, path);
   if (!route) {
@@ -178,10 +196,11 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
     prefetched = *got;
   }
   auto& w = worker_;
-  upstream_exchange exchange(exchange_request{
-      client_side{io_, relay_, head_, proxy_allocator(arena_), client_ip_},
-      worker_side{w.io_context(), w.upstreams(), w.shared(), w.index()}, p, snap, route->pool_index,
-      request_id(), prefetched, keep_alive, req.version(), upgrade});
+  upstream_exchange exchange(
+      exchange_request{client_side{io_, relay_, head_, proxy_allocator(arena_), client_ip_},
+                       worker_side{w.io_context(), w.upstreams(), w.shared(), w.index()}, p, snap,
+                       route->pool_index, request_id(), prefetched, keep_alive, req.version(),
+                       upgrade, upstream_target, absolute ? host : std::string_view{}});
   const auto result = co_await exchange.run();
   if (!result.error.empty()) co_await send_error(result.status, result.error, result.keep_alive);
   record(snap, route, p, result, started);

@@ -50,8 +50,11 @@ class downstream_session : public session_base,
   relay_buffer relay_;
   header_arena arena_;  // fields of the request and response in flight
   std::string head_;    // serialized message heads, reused for every request
+  std::string path_;    // the normalised path, when it differs from the client's
+  std::string target_;  // the target sent upstream, when it differs from the client's
   char request_id_[128];
   std::size_t request_id_size_ = 0;
+  bool head_request_ = false;  // the request in flight is a HEAD: tally's answers have no body
 };
 
 }  // namespace tally::proxy

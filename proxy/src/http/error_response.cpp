@@ -40,7 +40,7 @@ refusal client_body_refusal(const boost::system::error_code& ec) noexcept {
 }
 
 std::string make_error_response(unsigned status, std::string_view detail,
-                                std::string_view request_id, bool keep_alive) {
+                                std::string_view request_id, bool keep_alive, bool head_request) {
   auto reason = reason_phrase(status);
   std::string body;
   body.reserve(64 + detail.size() + request_id.size());
@@ -56,7 +56,8 @@ std::string make_error_response(unsigned status, std::string_view detail,
   if (!request_id.empty()) out.append("X-Request-Id: ").append(request_id).append("\r\n");
   if (status == 503) out.append("Retry-After: 1\r\n");
   if (!keep_alive) out.append("Connection: close\r\n");
-  out.append("Via: 1.1 tally\r\n\r\n").append(body);
+  out.append("Via: 1.1 tally\r\n\r\n");
+  if (!head_request) out.append(body);
   return out;
 }
 

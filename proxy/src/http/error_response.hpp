@@ -9,9 +9,12 @@
 
 namespace tally::proxy {
 
-// Complete HTTP/1.1 response bytes. `keep_alive` false adds "Connection: close".
+// Complete HTTP/1.1 response bytes. `keep_alive` false adds "Connection: close". The answer to a
+// HEAD request (`head_request`) has the same head and no body: the client reads none, and body
+// bytes would be taken for the next response on the connection.
 std::string make_error_response(unsigned status, std::string_view detail,
-                                std::string_view request_id, bool keep_alive);
+                                std::string_view request_id, bool keep_alive,
+                                bool head_request = false);
 
 std::string_view reason_phrase(unsigned status) noexcept;
 

@@ -16,16 +16,13 @@ using boost::beast::iequals;
 namespace {
 
 // Fields named in the Connection header (RFC 9110 §7.6.1). A few at most in practice; more
-// than fit here are treated as "strip every unknown field the list names" by a slow path.
+// than fit here are looked up in every Connection field of the message by a slow path.
 struct connection_tokens {
   std::array<std::string_view, 8> names;
   std::size_t count = 0;
-  std::string_view raw_lists[4];
-  std::size_t lists = 0;
   bool overflow = false;
 
   void add_list(std::string_view value) {
-    if (lists < std::size(raw_lists)) raw_lists[lists++] = value;
     for (auto token : http::token_list{value}) {
       if (iequals(token, "close") || iequals(token, "keep-alive") || iequals(token, "upgrade"))
         continue;
@@ -35,15 +32,33 @@ struct connection_tokens {
         overflow = true;
     }
   }
-  bool names_field(std::string_view name) const {
+  template <class Fields>
+  bool names_field(std::string_view name, const Fields& f) const {
     for (std::size_t i = 0; i < count; ++i)
       if (iequals(names[i], name)) return true;
     if (!overflow) return false;
-    for (std::size_t i = 0; i < lists; ++i)
-      if (http::token_list{raw_lists[i]}.exists(name)) return true;
+    for (const auto& field : f)
+      if (field.name() == http::field::connection && http::token_list{field.value()}.exists(name))
+        return true;
     return false;
   }
 };
+
+// Appends the values of every field `match` accepts, each followed by ", ": previous hops'
+// lists, in order (several fields of one name form one list).
+template <class Fields, class Match>
+void append_lists(std::string& out, const Fields& f, Match match) {
+  for (const auto& field : f)
+    if (match(field)) out.append(field.value()).append(", ");
+}
+
+bool is_forwarded_for(const auto& field) {
+  return field.name() == http::field::unknown && iequals(field.name_string(), "x-forwarded-for");
+}
+
+bool is_via(const auto& field) {
+  return field.name() == http::field::via;
+}
 
 // Framing and identity fields a Connection header may never remove.
 bool protected_field(http::field f) {
@@ -70,6 +85,14 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
   out.append(name).append(": ").append(value).append("\r\n");
 }
 
+// "5, 5" (or one of several identical fields): the parser checked every value is the same.
+std::string_view first_value(std::string_view list) {
+  list = list.substr(0, list.find(','));
+  while (!list.empty() && (list.back() == ' ' || list.back() == '\t'))
+    list.remove_suffix(1);
+  return list;
+}
+
 template <class Fields>
 connection_tokens tokens_of(const Fields& f) {
   connection_tokens tokens;
@@ -84,29 +107,37 @@ template <class Fields>
 void serialize_upstream_request(std::string& out, const http::header<true, Fields>& req,
                                 const forward_context& ctx) {
   out.clear();
-  out.append(req.method_string()).append(" ").append(req.target()).append(" HTTP/1.1\r\n");
+  out.append(req.method_string())
+      .append(" ")
+      .append(ctx.target.empty() ? std::string_view(req.target()) : ctx.target)
+      .append(" HTTP/1.1\r\n");
   const auto tokens = tokens_of(req);
   std::string_view host;
-  // Previous hops' lists are kept in order; several fields of one name form one list.
-  std::string_view forwarded_for[4];
-  std::size_t forwarded_count = 0;
-  std::string_view via[4];
-  std::size_t via_count = 0;
+  bool content_length_sent = false;
+  bool has_forwarded_for = false, has_via = false;
   for (const auto& field : req) {
     auto id = field.name();
     if (hop_by_hop(id, ctx.upgrade)) continue;
     auto name = field.name_string();
-    if (!protected_field(id) && tokens.count + tokens.overflow > 0 && tokens.names_field(name))
+    if (!protected_field(id) && tokens.count + tokens.overflow > 0 && tokens.names_field(name, req))
       continue;
-    if (id == http::field::host) host = field.value();
+    if (id == http::field::host) {
+      host = ctx.host.empty() ? std::string_view(field.value()) : ctx.host;
+      append_field(out, name, host);
+      continue;
+    }
+    if (id == http::field::content_length) {
+      if (!content_length_sent) append_field(out, name, first_value(field.value()));
+      content_length_sent = true;
+      continue;
+    }
     if (id == http::field::via) {
-      if (via_count < std::size(via)) via[via_count++] = field.value();
+      has_via = true;
       continue;
     }
     if (id == http::field::unknown) {
       if (iequals(name, "x-forwarded-for")) {
-        if (forwarded_count < std::size(forwarded_for))
-          forwarded_for[forwarded_count++] = field.value();
+        has_forwarded_for = true;
         continue;
       }
       if (iequals(name, "x-forwarded-proto") || iequals(name, "x-forwarded-host") ||
@@ -115,15 +146,17 @@ void serialize_upstream_request(std::string& out, const http::header<true, Field
     }
     append_field(out, name, field.value());
   }
+  if (host.empty() && !ctx.host.empty()) {
+    host = ctx.host;  // an HTTP/1.0 absolute-form request without Host
+    append_field(out, "Host", host);
+  }
   if (ctx.upgrade) out.append("Connection: upgrade\r\n");
   out.append("X-Forwarded-For: ");
-  for (std::size_t i = 0; i < forwarded_count; ++i)
-    out.append(forwarded_for[i]).append(", ");
+  if (has_forwarded_for) append_lists(out, req, [](const auto& f) { return is_forwarded_for(f); });
   out.append(ctx.client_ip).append("\r\nX-Forwarded-Proto: http\r\n");
   if (!host.empty()) append_field(out, "X-Forwarded-Host", host);
   out.append("Via: ");
-  for (std::size_t i = 0; i < via_count; ++i)
-    out.append(via[i]).append(", ");
+  if (has_via) append_lists(out, req, [](const auto& f) { return is_via(f); });
   out.append(ctx.client_version == 10 ? "1.0 tally\r\n" : "1.1 tally\r\n");
   append_field(out, "X-Request-Id", ctx.request_id);
   out.append("\r\n");
@@ -141,8 +174,8 @@ void serialize_downstream_response(std::string& out, const http::header<false, F
   out.append(reason.empty() ? http::obsolete_reason(res.result()) : reason).append("\r\n");
 
   const auto tokens = tokens_of(res);
-  std::string_view via[4];
-  std::size_t via_count = 0;
+  bool has_via = false;
+  bool content_length_sent = false;
   for (const auto& field : res) {
     auto id = field.name();
     if (hop_by_hop(id, ctx.upgrade)) continue;
@@ -150,10 +183,15 @@ void serialize_downstream_response(std::string& out, const http::header<false, F
         ctx.framing == response_body_framing::remove_chunked)
       continue;
     auto name = field.name_string();
-    if (!protected_field(id) && tokens.count + tokens.overflow > 0 && tokens.names_field(name))
+    if (!protected_field(id) && tokens.count + tokens.overflow > 0 && tokens.names_field(name, res))
       continue;
+    if (id == http::field::content_length) {
+      if (!content_length_sent) append_field(out, name, first_value(field.value()));
+      content_length_sent = true;
+      continue;
+    }
     if (id == http::field::via) {
-      if (via_count < std::size(via)) via[via_count++] = field.value();
+      has_via = true;
       continue;
     }
     append_field(out, name, field.value());
@@ -167,8 +205,7 @@ void serialize_downstream_response(std::string& out, const http::header<false, F
   else if (ctx.version != 10 && !ctx.keep_alive)
     out.append("Connection: close\r\n");
   out.append("Via: ");
-  for (std::size_t i = 0; i < via_count; ++i)
-    out.append(via[i]).append(", ");
+  if (has_via) append_lists(out, res, [](const auto& f) { return is_via(f); });
   out.append("1.1 tally\r\n\r\n");
 }
 
@@ -176,7 +213,12 @@ template <class Fields>
 bool wants_upgrade(const Fields& f) {
   bool has_upgrade = false, connection_upgrade = false;
   for (const auto& field : f) {
-    if (field.name() == http::field::upgrade) has_upgrade = true;
+    if (field.name() == http::field::upgrade) {
+      // HTTP/2 over cleartext is not tunnelled: tally would relay a protocol it cannot see
+      // into. The request goes on as plain HTTP/1.1, its Upgrade and HTTP2-Settings removed.
+      if (http::token_list{field.value()}.exists("h2c")) return false;
+      has_upgrade = true;
+    }
     if (field.name() == http::field::connection &&
         http::token_list{field.value()}.exists("upgrade"))
       connection_upgrade = true;

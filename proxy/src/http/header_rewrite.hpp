@@ -18,12 +18,15 @@ struct forward_context {
   std::string_view request_id;   // X-Request-Id to send (kept from the client or generated)
   unsigned client_version = 11;  // 10 or 11: what the client spoke, for Via
   bool upgrade = false;          // keep Connection: upgrade + Upgrade (WebSocket and friends)
+  std::string_view target;       // the request target to send; empty: the client's
+  std::string_view host;         // replaces Host (an absolute-form target's authority); empty: kept
 };
 
 // Request line and fields for the backend: always HTTP/1.1; hop-by-hop fields (Connection,
 // Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade unless upgrading) and every field named in
 // Connection removed; X-Forwarded-For appended to (several fields merged into one list),
-// X-Forwarded-Proto and X-Forwarded-Host set, Via appended to, X-Request-Id set.
+// X-Forwarded-Proto and X-Forwarded-Host set, Via appended to, X-Request-Id set. Repeated
+// identical Content-Length values (the parser refuses different ones) leave as one field.
 template <class Fields>
 void serialize_upstream_request(std::string& out,
                                 const boost::beast::http::header<true, Fields>& req,
@@ -45,7 +48,8 @@ void serialize_downstream_response(std::string& out,
                                    const boost::beast::http::header<false, Fields>& res,
                                    const response_context& ctx);
 
-// True when the request asks to switch protocols: "Connection: upgrade" plus an Upgrade header.
+// True when the request asks to switch protocols: "Connection: upgrade" plus an Upgrade header,
+// except to h2c (never tunnelled: such a request goes on without its Upgrade).
 template <class Fields>
 bool wants_upgrade(const Fields& f);
 

@@ -51,6 +51,8 @@ struct header_wait {
   milliseconds first_byte{0};  // for the first byte
   milliseconds whole{0};  // for the whole block, from the first byte (or from now, when buffered)
   const std::atomic<bool>* stop_if_idle = nullptr;  // set: give up before the first byte
+  // An overall bound on top of the two above (several heads share one deadline).
+  std::chrono::steady_clock::time_point not_after = std::chrono::steady_clock::time_point::max();
 };
 struct header_result {
   header_read status = header_read::closed;
@@ -61,7 +63,10 @@ struct header_result {
 template <class Io, class Parser>
 net::awaitable<header_result> read_header(Io& io, Parser& p, const header_wait& wait) {
   bool started = io.buffer.size() > 0;
-  io.deadline.expires_after(started ? wait.whole : wait.first_byte);
+  const auto arm = [&](milliseconds d) {
+    io.deadline.expires_at(std::min(std::chrono::steady_clock::now() + d, wait.not_after));
+  };
+  arm(started ? wait.whole : wait.first_byte);
   // Beast takes the start line as soon as it is complete, before the rest of the header has
   // arrived: what it used is not fed again (the bytes stay in io.buffer for the checks).
   std::size_t parsed = 0;
@@ -69,7 +74,7 @@ net::awaitable<header_result> read_header(Io& io, Parser& p, const header_wait& 
     if (io.buffer.size() > parsed) {
       if (!started) {
         started = true;
-        io.deadline.expires_after(wait.whole);
+        arm(wait.whole);
       }
       error_code ec;
       parsed += p.put(io.buffer.data() + parsed, ec);

@@ -18,6 +18,18 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
+// At most this many interim (1xx) responses per request, all within one upstream_response.
+constexpr unsigned max_interim_responses = 10;
+
+// A non-idempotent request is never the first use of a backend connection idle longer than
+// this: the older an idle connection, the likelier the backend is closing it just as the
+// request arrives, and such a request cannot be sent again (HAProxy's "safe" reuse).
+constexpr std::chrono::seconds unsafe_reuse_max_idle{1};
+
+// How long an upload whose sending failed waits for the backend's early answer: one it sent
+// before closing is already buffered.
+constexpr std::chrono::milliseconds early_answer_wait{1000};
+
 bool idempotent(http::verb v) {
   switch (v) {
     case http::verb::get:
@@ -115,11 +127,19 @@ net::awaitable<exchange_result> upstream_exchange::run() {
     const bool last_try = attempt == retry.attempts;
     const auto try_started = clock::now();
     last = co_await try_backend(may_replay && !last_try);
+    // The response header's arrival, before the first body piece is awaited.
+    const auto answered = clock::now();
+    // Nothing reached the client yet: a backend that dies between the head and the body
+    // failed this try like one that reset before answering.
+    if (last.failure == try_failure::none && !(req_.upgrade && last.status == 101)) {
+      if (auto f = co_await read_first_piece(); f != try_failure::none)
+        last = try_report{f, 0, !req_.parser.is_done()};
+    }
     if (metrics) {
       auto& bm = metrics->backend(req_.pool_index, backend_index_);
       bm.upstream(outcome_of(last));
       if (last.failure == try_failure::none)
-        bm.observe_upstream(std::chrono::duration<double>(clock::now() - try_started).count());
+        bm.observe_upstream(std::chrono::duration<double>(answered - try_started).count());
     }
     if (last.failure == try_failure::client_body) co_return fail(last.failure);
     auto decision = decide_retry(last, retry, may_replay, last_try);
@@ -171,13 +191,21 @@ net::awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
   auto& req = req_.parser.get();
   const bool replayable = req_.parser.is_done();
   auto& head = req_.client.head;
-  serialize_upstream_request(
-      head, req,
-      forward_context{req_.client.ip, req_.request_id, req_.client_version, req_.upgrade});
+  serialize_upstream_request(head, req,
+                             forward_context{req_.client.ip, req_.request_id, req_.client_version,
+                                             req_.upgrade, req_.target, req_.host});
   const auto framing = replayable && req_.prefetched == 0 && !req.chunked() ? body_framing::none
                        : req.chunked()                                      ? body_framing::chunked
                                                                             : body_framing::raw;
-  conn_ = req_.worker.upstreams.checkout(backend_->id(), clock::now(), t.idle);
+  early_answer_ = false;
+  const bool safe = idempotent(req.method());
+  const auto max_idle =
+      safe ? clock::duration(t.idle) : std::min<clock::duration>(t.idle, unsafe_reuse_max_idle);
+  conn_ = req_.worker.upstreams.checkout(backend_->id(), clock::now(), max_idle);
+  // A try that can be retried waits at most retry.per_try_timeout; the last one (or one that
+  // cannot be repeated) waits the full timeouts.upstream_response.
+  const auto wait = retryable ? std::min(t.upstream_response, pool_->config().retry.per_try_timeout)
+                              : t.upstream_response;
   for (bool fresh_retry_left = true;; fresh_retry_left = false) {
     if (!conn_) {
       if (auto f = co_await connect(); f != try_failure::none) co_return try_report{f};
@@ -192,35 +220,41 @@ net::awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
       conn_.reset();
       co_return try_report{try_failure::client_body, 0, true};
     }
-    // A kept-alive connection the backend closed while idle: try once on a new one.
-    const bool may_renew = reused && replayable && fresh_retry_left;
+    // A kept-alive connection the backend closed while idle: try once on a new one, unless
+    // the request must not be sent twice (the backend may have acted on it before closing).
+    const bool may_renew = reused && replayable && safe && fresh_retry_left;
+    bool stale = false;
     if (sent.outcome == relay_outcome::write_failed) {
+      // The backend may have answered before reading the whole body (413, 401) and closed:
+      // its answer, when it sent one, is the client's.
+      const auto early = co_await read_response_head(std::min(wait, early_answer_wait), stale);
+      if (early == try_failure::none) {
+        early_answer_ = true;
+        co_return try_report{early, response_->get().result_int()};
+      }
       conn_.reset();
       if (may_renew) continue;
       co_return try_report{try_failure::send, 0, !replayable};
     }
-    bool stale = false;
-    const auto got = co_await read_response_head(retryable, stale);
+    const auto got = co_await read_response_head(wait, stale);
     if (got == try_failure::none) co_return try_report{got, response_->get().result_int()};
     if (stale && may_renew) continue;
     co_return try_report{got, 0, !replayable};
   }
 }
 
-net::awaitable<try_failure> upstream_exchange::read_response_head(bool retryable, bool& stale) {
-  const auto& t = req_.snap.cfg->timeouts;
-  // A try that can be retried waits at most retry.per_try_timeout; the last one (or one that
-  // cannot be repeated) waits the full timeouts.upstream_response.
-  const auto wait = retryable ? std::min(t.upstream_response, pool_->config().retry.per_try_timeout)
-                              : t.upstream_response;
-  for (;;) {
+net::awaitable<try_failure> upstream_exchange::read_response_head(std::chrono::milliseconds wait,
+                                                                  bool& stale) {
+  // One deadline for the final response and every interim response before it.
+  const auto not_after = clock::now() + wait;
+  for (unsigned interim = 0;; ++interim) {
     response_.emplace(std::piecewise_construct, std::make_tuple(),
                       std::make_tuple(req_.client.allocator));
     response_->header_limit(64 * 1024);
     response_->body_limit(std::numeric_limits<std::uint64_t>::max());
     if (req_.parser.get().method() == http::verb::head) response_->skip(true);
-    const auto head =
-        co_await read_header(conn_->io, *response_, header_wait{64 * 1024, wait, wait});
+    const auto head = co_await read_header(conn_->io, *response_,
+                                           header_wait{64 * 1024, wait, wait, nullptr, not_after});
     if (head.status != header_read::ok) {
       const bool timed_out = conn_->io.deadline.timed_out();
       // Nothing at all came back: the backend may have closed a kept-alive connection.
@@ -229,11 +263,36 @@ net::awaitable<try_failure> upstream_exchange::read_response_head(bool retryable
       co_return timed_out ? try_failure::response_timeout : try_failure::response_error;
     }
     conn_->io.buffer.consume(head.header_bytes);
-    const auto code = response_->get().result_int();
+    const auto& res = response_->get();
+    const auto code = res.result_int();
+    // Beast takes any three digits; a status HTTP does not define cannot be relayed, and two
+    // Transfer-Encoding fields leave the framing to whichever field a reader believes.
+    const bool invalid = code < 100 || code > 599 || res.count(http::field::transfer_encoding) > 1;
+    // A 101 switches protocols only for an upgrade the client asked for (and tally forwarded).
+    const bool unasked_switch = code == 101 && !req_.upgrade;
+    if (invalid || unasked_switch ||
+        (code < 200 && code != 101 && interim >= max_interim_responses)) {
+      conn_.reset();  // out of step with the backend: never reused
+      co_return try_failure::response_error;
+    }
     // Interim responses are not forwarded: tally answered any Expect itself.
     if (code >= 100 && code < 200 && code != 101) continue;
     co_return try_failure::none;
   }
+}
+
+net::awaitable<try_failure> upstream_exchange::read_first_piece() {
+  pending_ = 0;
+  if (response_->is_done()) co_return try_failure::none;
+  auto [ec, got] = co_await read_body_piece(conn_->io, *response_, req_.client.relay,
+                                            req_.snap.cfg->timeouts.idle);
+  if (ec) {
+    conn_.reset();
+    co_return ec == beast::error::timeout ? try_failure::response_timeout
+                                          : try_failure::response_error;
+  }
+  pending_ = got;
+  co_return try_failure::none;
 }
 
 net::awaitable<exchange_result> upstream_exchange::relay_response() {
@@ -241,8 +300,9 @@ net::awaitable<exchange_result> upstream_exchange::relay_response() {
   status_ = res.result_int();
   const auto& t = req_.snap.cfg->timeouts;
   if (req_.upgrade && status_ == 101) co_return co_await tunnel();
-  bool keep_alive = req_.client_keep_alive;
-  bool upstream_reusable = res.keep_alive();
+  // A request whose body was not read to its end leaves the client connection unusable.
+  bool keep_alive = req_.client_keep_alive && req_.parser.is_done();
+  bool upstream_reusable = res.keep_alive() && !early_answer_;
   response_context out{req_.client_version >= 11 ? 11u : 10u, keep_alive, false,
                        response_body_framing::as_received};
   auto framing = response_->is_done() ? body_framing::none
@@ -262,21 +322,10 @@ net::awaitable<exchange_result> upstream_exchange::relay_response() {
     framing = body_framing::raw;
     out.keep_alive = keep_alive = false;
   }
-  // Read the first body piece before writing, so a small response leaves in one write.
-  std::size_t pending = 0;
-  if (!response_->is_done()) {
-    auto [ec, got] = co_await read_body_piece(conn_->io, *response_, req_.client.relay, t.idle);
-    if (ec) {
-      conn_.reset();
-      report(false);
-      co_return fail(ec == beast::error::timeout ? try_failure::response_timeout
-                                                 : try_failure::response_error);
-    }
-    pending = got;
-  }
+  // The first body piece (read_first_piece) leaves with the head: a small response is one write.
   serialize_downstream_response(req_.client.head, res, out);
   auto relayed = co_await relay_body(conn_->io, *response_, req_.client.io, req_.client.relay,
-                                     relay_plan{req_.client.head, framing, pending, t.idle});
+                                     relay_plan{req_.client.head, framing, pending_, t.idle});
   bytes_out_ += relayed.body_bytes;
   // Once the response has started nothing can be sent instead: closing tells the client.
   if (relayed.outcome != relay_outcome::done) keep_alive = false;

@@ -50,6 +50,8 @@ struct exchange_request {
   bool client_keep_alive = true;
   unsigned client_version = 11;
   bool upgrade = false;
+  std::string_view target;  // origin-form target for the backend; empty: the client's
+  std::string_view host;    // an absolute-form target's authority, for Host; empty: kept
 };
 
 struct exchange_result {
@@ -72,7 +74,10 @@ class upstream_exchange {
  private:
   net::awaitable<try_report> try_backend(bool retryable);
   net::awaitable<try_failure> connect();
-  net::awaitable<try_failure> read_response_head(bool retryable, bool& stale);
+  net::awaitable<try_failure> read_response_head(std::chrono::milliseconds wait, bool& stale);
+  // Reads the first piece of the response body (into pending_), before anything is sent to
+  // the client: a failure here is still a failed try, which may be retried.
+  net::awaitable<try_failure> read_first_piece();
   net::awaitable<exchange_result> relay_response();
   net::awaitable<exchange_result> tunnel();
   net::awaitable<void> pause_before(unsigned retry);
@@ -90,7 +95,9 @@ class upstream_exchange {
   std::uint64_t bytes_out_ = 0;
   std::unique_ptr<upstream_connection> conn_;
   std::optional<response_parser> response_;
-  error_code client_ec_;  // why reading the client's body failed (try_failure::client_body)
+  std::size_t pending_ = 0;    // response body bytes already in the relay buffer
+  bool early_answer_ = false;  // the backend answered before taking the whole request body
+  error_code client_ec_;       // why reading the client's body failed (try_failure::client_body)
 };
 
 }  // namespace tally::proxy

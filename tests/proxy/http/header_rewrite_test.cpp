@@ -120,3 +120,62 @@ TEST_CASE("client request ids are kept only when sane") {
   CHECK_FALSE(valid_request_id("has space"));
   CHECK_FALSE(valid_request_id("bad\x01"));
 }
+
+TEST_CASE("an absolute-form request goes upstream in origin form with the authority as Host") {
+  auto h = request({{"Host", "internal.example"}, {"Accept", "*/*"}});
+  h.target("http://public.example/x?q=1");
+  std::string out;
+  serialize_upstream_request(
+      out, h, forward_context{"192.0.2.9", "rid-1", 11, false, "/x?q=1", "public.example"});
+  CHECK(out ==
+        "GET /x?q=1 HTTP/1.1\r\n"
+        "Host: public.example\r\n"
+        "Accept: */*\r\n"
+        "X-Forwarded-For: 192.0.2.9\r\n"
+        "X-Forwarded-Proto: http\r\n"
+        "X-Forwarded-Host: public.example\r\n"
+        "Via: 1.1 tally\r\n"
+        "X-Request-Id: rid-1\r\n\r\n");
+  // HTTP/1.0 may send no Host: the authority supplies one.
+  auto old = request({}, 10);
+  old.target("http://public.example/x");
+  serialize_upstream_request(
+      out, old, forward_context{"192.0.2.9", "rid-1", 10, false, "/x", "public.example"});
+  CHECK(out.find("GET /x HTTP/1.1\r\nHost: public.example\r\n") == 0);
+}
+
+TEST_CASE("repeated identical Content-Length values are forwarded as one field") {
+  auto twice = request({{"Host", "a"}, {"Content-Length", "5"}, {"Content-Length", "5"}});
+  auto out = upstream(twice);
+  CHECK(out.find("Content-Length: 5\r\n") != std::string::npos);
+  CHECK(out.find("Content-Length", out.find("Content-Length") + 1) == std::string::npos);
+  auto list = request({{"Host", "a"}, {"Content-Length", "5, 5"}});
+  out = upstream(list);
+  CHECK(out.find("\r\nContent-Length: 5\r\n") != std::string::npos);
+}
+
+TEST_CASE("every X-Forwarded-For and Via field is kept - however many there are") {
+  auto h = request({{"Host", "a"}});
+  for (int i = 1; i <= 6; ++i) {
+    h.insert("X-Forwarded-For", "10.0.0." + std::to_string(i));
+    h.insert(http::field::via, "1.1 hop" + std::to_string(i));
+  }
+  auto out = upstream(h);
+  CHECK(out.find("X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, 10.0.0.6, "
+                 "192.0.2.9\r\n") != std::string::npos);
+  CHECK(
+      out.find("Via: 1.1 hop1, 1.1 hop2, 1.1 hop3, 1.1 hop4, 1.1 hop5, 1.1 hop6, 1.1 tally\r\n") !=
+      std::string::npos);
+}
+
+TEST_CASE("a field named in a fifth Connection header - past eight names - is removed") {
+  auto h = request({{"Host", "a"}});
+  for (int i = 1; i <= 4; ++i)
+    h.insert(http::field::connection,
+             "x-a" + std::to_string(i) + ", x-b" + std::to_string(i) + ", x-c" + std::to_string(i));
+  h.insert(http::field::connection, "x-secret");
+  h.insert("X-Secret", "leak");
+  h.insert("X-C4", "leak");
+  auto out = upstream(h);
+  CHECK(out.find("leak") == std::string::npos);
+}
