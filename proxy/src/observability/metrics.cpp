@@ -64,6 +64,10 @@ constexpr family_decl votes_down_decl{
 constexpr family_decl active_decl{"tally_backend_active_requests",
                                   "Requests currently in flight to the backend.",
                                   MetricType::Gauge};
+constexpr family_decl queue_length_decl{
+    "tally_backend_queue_length",
+    "Requests waiting for a slot of the backend (pools.<name>.max_connections).",
+    MetricType::Gauge};
 constexpr family_decl downstream_decl{"tally_downstream_connections",
                                       "Client connections currently open.", MetricType::Gauge};
 constexpr family_decl reloads_decl{"tally_config_reloads_total",
@@ -87,7 +91,7 @@ constexpr family_decl cluster_rejections_decl{
     "replay, stale_incarnation, unknown_node.",
     MetricType::Counter};
 
-constexpr std::array<const family_decl*, 16> all_families{&cluster_rejections_decl,
+constexpr std::array<const family_decl*, 17> all_families{&cluster_rejections_decl,
                                                           &requests_decl,
                                                           &duration_decl,
                                                           &upstream_decl,
@@ -96,6 +100,7 @@ constexpr std::array<const family_decl*, 16> all_families{&cluster_rejections_de
                                                           &backend_local_up_decl,
                                                           &votes_down_decl,
                                                           &active_decl,
+                                                          &queue_length_decl,
                                                           &downstream_decl,
                                                           &reloads_decl,
                                                           &checkpoint_writes_decl,
@@ -182,6 +187,7 @@ metrics::metrics()
       backend_local_up_(gauge_family(*registry_, backend_local_up_decl)),
       backend_votes_down_(gauge_family(*registry_, votes_down_decl)),
       backend_active_requests_(gauge_family(*registry_, active_decl)),
+      backend_queue_length_(gauge_family(*registry_, queue_length_decl)),
       downstream_connections_family_(gauge_family(*registry_, downstream_decl)),
       config_reloads_(counter_family(*registry_, reloads_decl)),
       checkpoint_writes_(counter_family(*registry_, checkpoint_writes_decl)),
@@ -274,7 +280,8 @@ std::shared_ptr<const metrics_binding> metrics::bind(const std::vector<pool_bind
       }
       const prometheus::Labels labels{{"pool", pb.name}, {"backend", address}};
       backend_gauges g{&backend_up_.Add(labels), &backend_local_up_.Add(labels),
-                       &backend_votes_down_.Add(labels), &backend_active_requests_.Add(labels)};
+                       &backend_votes_down_.Add(labels), &backend_active_requests_.Add(labels),
+                       &backend_queue_length_.Add(labels)};
       // SPEC: a backend starts up (serving) until told otherwise.
       g.up->Set(1);
       g.local_up->Set(1);
@@ -288,6 +295,7 @@ std::shared_ptr<const metrics_binding> metrics::bind(const std::vector<pool_bind
     backend_local_up_.Remove(g.local_up);
     backend_votes_down_.Remove(g.votes_down);
     backend_active_requests_.Remove(g.active_requests);
+    backend_queue_length_.Remove(g.queue_length);
   }
   backend_gauges_ = std::move(gauges);
   return binding;
@@ -324,6 +332,7 @@ void metrics::set_backend_state(std::string_view pool, std::string_view backend,
   it->second.local_up->Set(state.local_up ? 1 : 0);
   it->second.votes_down->Set(state.votes_down);
   it->second.active_requests->Set(static_cast<double>(state.active_requests));
+  it->second.queue_length->Set(static_cast<double>(state.queued_requests));
 }
 
 void metrics::set_peer_up(std::string_view peer, bool up) {

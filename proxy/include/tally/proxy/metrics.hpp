@@ -161,6 +161,7 @@ struct backend_state {
   bool local_up = true;              // tally_backend_local_up: this replica's active checks
   unsigned votes_down = 0;           // tally_backend_votes_down: fresh votes saying down
   std::int64_t active_requests = 0;  // tally_backend_active_requests
+  std::int64_t queued_requests = 0;  // tally_backend_queue_length
 };
 
 class metrics {
@@ -217,6 +218,7 @@ class metrics {
     prometheus::Gauge* local_up;
     prometheus::Gauge* votes_down;
     prometheus::Gauge* active_requests;
+    prometheus::Gauge* queue_length;
   };
 
   pool_metrics& pool_locked(std::string_view pool);
@@ -232,6 +234,7 @@ class metrics {
   prometheus::Family<prometheus::Gauge>& backend_local_up_;
   prometheus::Family<prometheus::Gauge>& backend_votes_down_;
   prometheus::Family<prometheus::Gauge>& backend_active_requests_;
+  prometheus::Family<prometheus::Gauge>& backend_queue_length_;
   prometheus::Family<prometheus::Gauge>& downstream_connections_family_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& checkpoint_writes_;
