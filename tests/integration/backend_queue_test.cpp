@@ -45,6 +45,12 @@ bool queue_length_is(std::uint16_t admin_port, const std::string& address, doubl
   return eventually([&] { return queue_length(admin_port, address) == n; });
 }
 
+// The slot of a request is freed a moment after its client has the answer.
+bool active_is(std::uint16_t admin_port, const std::string& address, double n) {
+  return eventually(
+      [&] { return backend_gauge(admin_port, "tally_backend_active_requests", address) == n; });
+}
+
 bool held_is(tally::proxy::demo_backend& b, std::uint64_t n) {
   return eventually([&] { return b.stats().held.load() == n; });
 }
@@ -138,8 +144,9 @@ TEST_CASE("queue timeout: a request that waits longer than queue.timeout gets 50
   // A refusal is not a backend failure: the held request completes and the next one is served.
   b.release_held();
   CHECK(first.get().status == 200);
+  CHECK(active_is(proxy.admin_port(), address, 0));
   CHECK(http_get(proxy.port(), "/").status == 200);
-  CHECK(backend_gauge(proxy.admin_port(), "tally_backend_active_requests", address) == 0);
+  CHECK(active_is(proxy.admin_port(), address, 0));
 }
 
 TEST_CASE("a client that closes its connection while queued leaves the queue at once") {
@@ -166,7 +173,7 @@ TEST_CASE("a client that closes its connection while queued leaves the queue at 
   // The waiter that left took no slot: the next request goes straight through.
   CHECK(http_get(proxy.port(), "/").status == 200);
   CHECK(b.stats().requests.load() == 2);
-  CHECK(backend_gauge(proxy.admin_port(), "tally_backend_active_requests", address) == 0);
+  CHECK(active_is(proxy.admin_port(), address, 0));
 }
 
 TEST_CASE("round_robin sends a request to a backend with room rather than queue it") {
@@ -181,8 +188,14 @@ TEST_CASE("round_robin sends a request to a backend with room rather than queue 
     return backends.backend(0).stats().held.load() + backends.backend(1).stats().held.load() == 1;
   }));
   const std::size_t busy = backends.backend(0).stats().held.load() == 1 ? 0 : 1;
+  const auto free_address = backends.address(1 - busy);
   // Whatever the rotation says, the free backend takes every request while the other is full.
   for (int i = 0; i < 4; ++i) {
+    // The client has its answer a moment before tally frees the slot: wait for that, or both
+    // backends are full and the request queues at whichever the rotation names.
+    REQUIRE(eventually([&] {
+      return backend_gauge(proxy.admin_port(), "tally_backend_active_requests", free_address) == 0;
+    }));
     auto r = http_get(proxy.port(), "/");
     CHECK(r.status == 200);
     CHECK(r.body == (busy == 0 ? "b2\n" : "b1\n"));
