@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -60,6 +61,11 @@ std::future<http_result> get_async(std::uint16_t port, std::string target) {
                     [port, target = std::move(target)] { return http_get(port, target); });
 }
 
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 std::string limited(const std::string& queue) {
   return "    max_connections: 1\n    queue: " + queue + "\n";
 }
@@ -82,11 +88,13 @@ TEST_CASE("max_connections 1: a second request waits in tally - is counted - the
   CHECK(b.stats().requests.load() == 1);
   CHECK(backend_gauge(proxy.admin_port(), "tally_backend_active_requests", address) == 1);
 
+  const auto released = std::chrono::steady_clock::now();
   b.release_held();
   auto r1 = first.get();
   CHECK(r1.status == 200);
   // The freed slot went to the waiter: it reaches the backend with nothing else happening.
   REQUIRE(held_is(b, 1));
+  MESSAGE("release of the first to the waiter at the backend: " << ms_since(released) << " ms");
   CHECK(queue_length(proxy.admin_port(), address) == 0);
   b.release_held();
   auto r2 = second.get();
@@ -109,7 +117,9 @@ TEST_CASE("queue max 1: of three concurrent requests one gets 503 with Retry-Aft
   REQUIRE(queue_length_is(proxy.admin_port(), address, 1));
 
   // The queue is full: answered without waiting (the 30 s queue.timeout never comes into it).
+  const auto sent = std::chrono::steady_clock::now();
   auto third = http_get(proxy.port(), "/hold", {}, std::chrono::seconds(10));
+  MESSAGE("503 for a full queue after " << ms_since(sent) << " ms");
   CHECK(third.status == 503);
   CHECK(third.header("Retry-After") == "1");
   CHECK(third.body.find("max_connections") != std::string::npos);
@@ -134,7 +144,9 @@ TEST_CASE("queue timeout: a request that waits longer than queue.timeout gets 50
 
   auto first = get_async(proxy.port(), "/hold");
   REQUIRE(held_is(b, 1));
+  const auto sent = std::chrono::steady_clock::now();
   auto waited = http_get(proxy.port(), "/hold", {}, std::chrono::seconds(10));
+  MESSAGE("503 after queue.timeout 200ms: " << ms_since(sent) << " ms");
   CHECK(waited.status == 503);
   CHECK(waited.header("Retry-After") == "1");
   CHECK(waited.body.find("queue.timeout") != std::string::npos);
@@ -166,7 +178,9 @@ TEST_CASE("a client that closes its connection while queued leaves the queue at 
         s, boost::asio::buffer(std::string_view("GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")));
     REQUIRE(queue_length_is(proxy.admin_port(), address, 1));
   }  // closed: tally must notice long before the 30 s queue.timeout
+  const auto closed = std::chrono::steady_clock::now();
   CHECK(queue_length_is(proxy.admin_port(), address, 0));
+  MESSAGE("queue empty " << ms_since(closed) << " ms after the waiting client closed");
 
   b.release_held();
   CHECK(first.get().status == 200);
