@@ -10,25 +10,24 @@ int least_connections::pick(const pick_context& ctx) {
   // The scan starts at a rotating index and keeps the first of equal loads, so a burst of
   // requests against an idle pool spreads instead of all landing on backends[0].
   const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed) % n;
-  int best = -1;
-  int best_tried = -1;
-  detail::load best_load{};
-  detail::load best_tried_load{};
+  // The lightest backend of each preference tier (untried with room first: see selection.hpp).
+  int best[4] = {-1, -1, -1, -1};
+  detail::load best_load[4]{};
   for (std::size_t k = 0, i = start; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
     const backend& b = *backends_[i];
     if (!b.eligible()) continue;
     const auto l = detail::load::of(b);
     // A weight read as 0 here lost a race with an admin change; skip it like eligible() would.
     if (l.weight == 0) continue;
-    const bool tried = ctx.tried.contains(i);
-    int& winner = tried ? best_tried : best;
-    detail::load& winner_load = tried ? best_tried_load : best_load;
-    if (winner < 0 || l.lighter_than(winner_load)) {
-      winner = static_cast<int>(i);
-      winner_load = l;
+    const int tier = detail::preference_tier(b, ctx.tried.contains(i));
+    if (best[tier] < 0 || l.lighter_than(best_load[tier])) {
+      best[tier] = static_cast<int>(i);
+      best_load[tier] = l;
     }
   }
-  return best >= 0 ? best : best_tried;
+  for (int winner : best)
+    if (winner >= 0) return winner;
+  return -1;
 }
 
 }  // namespace tally::balancer

@@ -15,25 +15,34 @@ namespace tally::balancer::detail {
 // between compilation units, and every x86-64/ARM64 target we build for uses 64.
 inline constexpr std::size_t cache_line = 64;
 
-// Which backends a pick chooses among: the eligible ones not yet tried by this request, or the
-// eligible tried ones when a retry has nothing new left. Counting first lets a policy index its
-// candidates directly (no rejection loop, no bias toward the neighbour of a down backend).
+// How much a pick prefers a backend, best first: not yet tried by this request and with a free
+// slot (below max_connections, nobody queued); untried but full (the request would queue);
+// tried with room; tried and full. A retry goes elsewhere before it goes where there is room.
+inline int preference_tier(const backend& b, bool tried) noexcept {
+  return (tried ? 2 : 0) + (b.has_room() ? 0 : 1);
+}
+
+// Which backends a pick chooses among: the eligible ones of the best preference tier present.
+// Counting first lets a policy index its candidates directly (no rejection loop, no bias toward
+// the neighbour of a down backend).
 struct candidate_set {
   std::size_t count = 0;
-  bool tried = false;  // the candidates are the already-tried backends
+  int tier = 0;
 
   template <class Backends>
   static candidate_set of(const Backends& backends, const tried_set& already) noexcept {
-    std::size_t untried = 0, tried = 0;
+    std::size_t counts[4] = {0, 0, 0, 0};
     for (std::size_t i = 0; i < backends.size(); ++i) {
       if (!backends[i]->eligible()) continue;
-      ++(already.contains(i) ? tried : untried);
+      ++counts[preference_tier(*backends[i], already.contains(i))];
     }
-    return untried ? candidate_set{untried, false} : candidate_set{tried, true};
+    for (int t = 0; t < 4; ++t)
+      if (counts[t]) return candidate_set{counts[t], t};
+    return candidate_set{};
   }
   template <class Backends>
   bool contains(const Backends& backends, const tried_set& already, std::size_t i) const noexcept {
-    return backends[i]->eligible() && already.contains(i) == tried;
+    return backends[i]->eligible() && preference_tier(*backends[i], already.contains(i)) == tier;
   }
 };
 
@@ -53,15 +62,16 @@ struct splitmix64 {
   }
 };
 
-// Load of a backend as least_connections and random_two compare it: active requests per unit of
-// weight. Compared by cross-multiplication (a.active * b.weight < b.active * a.weight) so there
-// is no division and weights keep their integer meaning.
+// Load of a backend as least_connections and random_two compare it: requests in flight plus
+// requests queued for it (max_connections), per unit of weight. Compared by cross-multiplication
+// (a.active * b.weight < b.active * a.weight) so there is no division and weights keep their
+// integer meaning.
 struct load {
   std::uint64_t active;
   std::uint64_t weight;
 
   static load of(const backend& b) noexcept {
-    auto a = b.active_requests();
+    auto a = b.active_requests() + b.queued_requests();
     // A transiently negative count (end before begin on another thread) reads as idle.
     return {a < 0 ? 0u : static_cast<std::uint64_t>(a), b.weight()};
   }

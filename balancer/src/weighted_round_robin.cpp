@@ -20,10 +20,10 @@ weighted_round_robin::weighted_round_robin(const backend_list& backends, unsigne
 int weighted_round_robin::run_round(std::size_t first_line, const tried_set& already, bool observe,
                                     bool& changed) noexcept {
   std::int64_t total = 0;
-  int best = -1;
-  int best_tried = -1;
-  std::int64_t best_current = 0;
-  std::int64_t best_tried_current = 0;
+  // The leader of each preference tier (untried with room first: see selection.hpp). Skipping a
+  // full backend leaves its current weight high, so it catches up once it has room again.
+  int best[4] = {-1, -1, -1, -1};
+  std::int64_t best_current[4] = {0, 0, 0, 0};
   for (std::size_t i = 0; i < backends_.size(); ++i) {
     slot& s = at(first_line, i);
     if (observe) {
@@ -35,17 +35,18 @@ int weighted_round_robin::run_round(std::size_t first_line, const tried_set& alr
     if (s.seen == 0) continue;
     s.current += s.seen;
     total += s.seen;
-    const bool tried = already.contains(i);
-    int& winner = tried ? best_tried : best;
-    std::int64_t& winner_current = tried ? best_tried_current : best_current;
-    if (winner < 0 || s.current > winner_current) {
-      winner = static_cast<int>(i);
-      winner_current = s.current;
+    const int tier = detail::preference_tier(*backends_[i], already.contains(i));
+    if (best[tier] < 0 || s.current > best_current[tier]) {
+      best[tier] = static_cast<int>(i);
+      best_current[tier] = s.current;
     }
   }
-  if (best < 0) best = best_tried;
-  if (best >= 0) at(first_line, static_cast<std::size_t>(best)).current -= total;
-  return best;
+  for (int winner : best) {
+    if (winner < 0) continue;
+    at(first_line, static_cast<std::size_t>(winner)).current -= total;
+    return winner;
+  }
+  return -1;
 }
 
 int weighted_round_robin::pick(const pick_context& ctx) {

@@ -26,6 +26,7 @@ void read_pools(const map_reader& top, std::vector<pool_config>& out);
 void read_health_check(const map_reader& pool, health_check_config& out);
 void read_outlier(const map_reader& pool, outlier_config& out);
 void read_retry(const map_reader& pool, retry_config& out);
+void read_queue(const map_reader& pool, queue_config& out);
 
 // `routes:`; resolves each route's pool against `pools` (read first). (schema_routes.cpp)
 void read_routes(const map_reader& top, const std::vector<pool_config>& pools,

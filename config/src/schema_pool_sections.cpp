@@ -1,4 +1,4 @@
-// A pool's health_check, outlier and retry sections.
+// A pool's health_check, outlier, retry and queue sections.
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -8,6 +8,9 @@
 
 namespace tally::config::detail {
 namespace {
+
+constexpr std::uint64_t max_queue_length = 1'000'000;
+constexpr duration longest_queue_wait = std::chrono::minutes{1};
 
 // "200-399", "204" or "200-299,404"; each range within 100..599 and low <= high.
 std::optional<std::vector<status_range>> parse_status_ranges(std::string_view text) {
@@ -116,6 +119,23 @@ void read_retry(const map_reader& pool, retry_config& out) {
   read_retry_conditions(retry, out.on);
   retry.read_whole_number("budget_percent", out.budget_percent, 0, 100);
   retry.read_duration("backoff", out.backoff, duration{0});
+}
+
+void read_queue(const map_reader& pool, queue_config& out) {
+  map_reader queue(pool, "queue", {"max", "timeout"});
+  queue.read_whole_number("max", out.max, 0, max_queue_length);
+  // A waiting request holds its client connection; longer than a minute is a hang, not a queue.
+  duration timeout = out.timeout;
+  if (!queue.read_duration("timeout", timeout)) return;
+  if (timeout > longest_queue_wait) {
+    queue.diag().report(queue.value_mark("timeout"),
+                        queue.field("timeout") + " must be at most " +
+                            format_duration(longest_queue_wait) + ", got " +
+                            quoted(queue.value("timeout").Scalar()) +
+                            "; a request should not wait longer than that for a backend");
+    return;
+  }
+  out.timeout = timeout;
 }
 
 }  // namespace tally::config::detail

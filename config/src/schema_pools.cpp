@@ -149,7 +149,9 @@ pool_config read_pool(const YAML::Node& node, const YAML::Mark& name_mark, std::
   pool_config pool;
   pool.name = std::move(name);
   map_reader reader(node, name_mark, "pools." + pool.name,
-                    {"policy", "hash_key", "backends", "health_check", "outlier", "retry"}, diag);
+                    {"policy", "hash_key", "backends", "health_check", "outlier", "retry",
+                     "max_connections", "queue"},
+                    diag);
   if (!reader.is_map()) return pool;
   bool policy_known = read_policy(reader, pool.policy);
   read_hash_key(reader, policy_known, pool.policy, pool.hash_key);
@@ -159,6 +161,8 @@ pool_config read_pool(const YAML::Node& node, const YAML::Mark& name_mark, std::
   pool.outlier_configured = reader.has("outlier");
   if (pool.outlier_configured) read_outlier(reader, pool.outlier);
   read_retry(reader, pool.retry);
+  reader.read_whole_number("max_connections", pool.max_connections, 0, 1'000'000);
+  read_queue(reader, pool.queue);
   return pool;
 }
 

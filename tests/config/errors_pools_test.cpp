@@ -17,7 +17,7 @@ TEST_CASE("unknown keys in a pool and in a backend") {
     CHECK(starts_with(e, "t.yaml:3:5: "));
     CHECK(contains(e,
                    "unknown key \"polcy\" in pools.web; expected one of: policy, hash_key, "
-                   "backends, health_check, outlier, retry"));
+                   "backends, health_check, outlier, retry, max_connections, queue"));
   }
   {
     auto e = only_error(
@@ -48,7 +48,8 @@ TEST_CASE("pool names and shapes") {
     CHECK(starts_with(e, "t.yaml:2:8: "));
     CHECK(contains(e,
                    "pools.web must be a map of key: value (one of: policy, hash_key, backends, "
-                   "health_check, outlier, retry), got \"round_robin\""));
+                   "health_check, outlier, retry, max_connections, queue), got "
+                   "\"round_robin\""));
   }
   {
     auto e = only_error(

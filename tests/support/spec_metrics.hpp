@@ -7,7 +7,7 @@
 
 namespace tally::test {
 
-inline constexpr std::array<std::string_view, 15> spec_metric_families{
+inline constexpr std::array<std::string_view, 16> spec_metric_families{
     "tally_requests_total",
     "tally_request_duration_seconds",
     "tally_upstream_requests_total",
@@ -16,6 +16,7 @@ inline constexpr std::array<std::string_view, 15> spec_metric_families{
     "tally_backend_local_up",
     "tally_backend_votes_down",
     "tally_backend_active_requests",
+    "tally_backend_queue_length",
     "tally_downstream_connections",
     "tally_config_reloads_total",
     "tally_checkpoint_writes_total",

@@ -106,6 +106,17 @@ void demo_backend::stop() {
     net::post(session->get_executor(), [session] { session->close(); });
 }
 
+void demo_backend::release_held() {
+  std::vector<std::shared_ptr<demo_backend_session>> open;
+  {
+    std::lock_guard lock(state_->mutex);
+    for (auto& [id, weak] : state_->sessions)
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+  }
+  for (auto& session : open)
+    net::post(session->get_executor(), [session] { session->release_hold(); });
+}
+
 std::vector<std::pair<std::string, std::string>> demo_backend::last_request_headers() const {
   std::lock_guard lock(state_->mutex);
   return state_->last_headers;

@@ -77,6 +77,12 @@ void demo_backend_session::close() {
   stream_.close();
 }
 
+void demo_backend_session::release_hold() {
+  if (!holding_) return;
+  hold_released_ = true;
+  timer_.cancel();
+}
+
 net::awaitable<void> demo_backend_session::run(std::shared_ptr<demo_backend_session> self) {
   while (co_await self->serve_one()) {
   }
@@ -150,6 +156,17 @@ net::awaitable<bool> demo_backend_session::serve_one() {
     timer_.expires_after(std::chrono::milliseconds(std::min(*delay, max_delay_ms)));
     auto [timer_ec] = co_await timer_.async_wait(use_tuple);
     if (timer_ec) co_return false;  // cancelled by close()
+    co_return co_await write_text(parser, http::status::ok, greeting, keep_alive);
+  }
+  if (path == "/hold") {
+    holding_ = true;
+    hold_released_ = false;
+    state_->stats.held.fetch_add(1, std::memory_order_relaxed);
+    timer_.expires_after(io_timeout);  // a test that forgets to release still ends
+    auto [timer_ec] = co_await timer_.async_wait(use_tuple);
+    holding_ = false;
+    state_->stats.held.fetch_sub(1, std::memory_order_relaxed);
+    if (timer_ec && !hold_released_) co_return false;  // cancelled by close()
     co_return co_await write_text(parser, http::status::ok, greeting, keep_alive);
   }
   if (auto code = number_after(path, "/status/")) {

@@ -68,6 +68,8 @@ class demo_backend_session {
 
   // Aborts pending I/O and timers; must run on the session's executor.
   void close();
+  // Answers the /hold request this session holds, if any; must run on the session's executor.
+  void release_hold();
   net::any_io_executor get_executor() { return stream_.get_executor(); }
 
  private:
@@ -85,7 +87,9 @@ class demo_backend_session {
 
   std::shared_ptr<demo_backend_state> state_;
   beast::tcp_stream stream_;
-  net::steady_timer timer_;  // for /delay; cancelled by close()
+  net::steady_timer timer_;  // for /delay and /hold; cancelled by close() and release_hold()
+  bool holding_ = false;     // a /hold request waits on timer_
+  bool hold_released_ = false;
   beast::flat_buffer buffer_;
   std::array<char, piece_size> body_buffer_;
 };

@@ -182,7 +182,8 @@ void app::impl::refresh_gauges_on_scrape() {
         m.set_backend_state(
             pool->name(), b->address(),
             backend_state{b->up(), b->local_up(), cluster->votes_down(pool->name(), b->address()),
-                          b->active_requests(), b->drained(), b->ejected(), b->weight()});
+                          b->active_requests(), b->drained(), b->ejected(), b->weight(),
+                          b->queued_requests()});
     for (const auto& peer : cluster->peers())
       m.set_peer_up(peer.id, peer.up);
     m.set_downstream_connections(proxy->connections());

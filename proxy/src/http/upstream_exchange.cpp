@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include "http/backend_slot.hpp"
 #include "http/error_response.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/request_hash.hpp"
@@ -44,18 +45,6 @@ bool idempotent(http::verb v) {
   }
 }
 
-// Keeps a backend's active-request count right on every path out of a try.
-class active_request {
- public:
-  explicit active_request(balancer::backend& b) : b_(&b) { b_->begin_request(); }
-  active_request(const active_request&) = delete;
-  active_request& operator=(const active_request&) = delete;
-  ~active_request() { b_->end_request(); }
-
- private:
-  balancer::backend* b_;
-};
-
 upstream_outcome outcome_of(const try_report& t) {
   switch (t.failure) {
     case try_failure::none:
@@ -70,6 +59,15 @@ upstream_outcome outcome_of(const try_report& t) {
     default:
       return upstream_outcome::reset;
   }
+}
+
+// tally's answer when the chosen backend had no slot (max_connections) for the request.
+refusal queue_refusal(slot_outcome why) {
+  if (why == slot_outcome::queue_full)
+    return {503, "the backend is at its pool's max_connections and its queue is full; retry later"};
+  return {503,
+          "no slot of the backend freed up within its pool's queue.timeout (max_connections); "
+          "retry later"};
 }
 
 // tally's answer when no backend gave one.
@@ -122,8 +120,16 @@ net::awaitable<exchange_result> upstream_exchange::run() {
     pick.tried.add(static_cast<std::size_t>(index));
     backend_index_ = static_cast<std::size_t>(index);
     backend_ = pool_->backends()[backend_index_].get();
+    // Held for the whole try, the response relayed included: the backend's in-flight count.
+    auto admitted = co_await acquire_slot(*backend_, pool_->config().queue.timeout, req_.client.io);
+    if (!admitted.slot) {
+      // A full backend is not a failing one: no outlier report, and no retry (the policy only
+      // chose a full backend because every eligible one is full).
+      if (admitted.outcome == slot_outcome::client_gone) co_return gone();
+      if (tries_ > 0) break;  // a retry that found no room: the client gets the first failure
+      co_return refuse(queue_refusal(admitted.outcome));
+    }
     ++tries_;
-    active_request active(*backend_);
     const bool last_try = attempt == retry.attempts;
     const auto try_started = clock::now();
     last = co_await try_backend(may_replay && !last_try);
@@ -151,7 +157,8 @@ net::awaitable<exchange_result> upstream_exchange::run() {
       if (last.failure == try_failure::none) co_return co_await relay_response();
       break;
     }
-    conn_.reset();  // a 5xx's body is not read: its connection cannot be reused
+    conn_.reset();          // a 5xx's body is not read: its connection cannot be reused
+    admitted.slot.reset();  // a waiter may use the backend while this request backs off
     if (metrics) metrics->pool(req_.pool_index).retry(decision.reason);
     co_await pause_before(attempt + 1);
   }
@@ -399,6 +406,21 @@ exchange_result upstream_exchange::fail(try_failure what) {
   // The connection can go on only when the client's request was read to its end.
   auto out = result(req_.client_keep_alive && req_.parser.is_done());
   out.error = answer.detail;
+  return out;
+}
+
+exchange_result upstream_exchange::refuse(const refusal& answer) {
+  status_ = answer.status;
+  auto out = result(req_.client_keep_alive && req_.parser.is_done());
+  out.error = answer.detail;
+  return out;
+}
+
+exchange_result upstream_exchange::gone() {
+  // Nothing is sent; the access log and tally_requests_total record a 503 that nobody read.
+  status_ = 503;
+  auto out = result(false);
+  out.quiet_close = true;
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/error_response.hpp"
 #include "http/http_io.hpp"
 #include "http/net_types.hpp"
 #include "http/relay_buffer.hpp"
@@ -82,6 +83,8 @@ class upstream_exchange {
   net::awaitable<exchange_result> tunnel();
   net::awaitable<void> pause_before(unsigned retry);
   exchange_result fail(try_failure what);
+  exchange_result refuse(const refusal& answer);  // tally answers `answer` before any try
+  exchange_result gone();                         // the client left while the request waited
   exchange_result result(bool keep_alive) const;
   void report(bool ok);  // the outcome of a try, for outlier ejection
 

@@ -67,6 +67,10 @@ constexpr family_decl votes_down_decl{
 constexpr family_decl active_decl{"tally_backend_active_requests",
                                   "Requests currently in flight to the backend.",
                                   MetricType::Gauge};
+constexpr family_decl queue_length_decl{
+    "tally_backend_queue_length",
+    "Requests waiting for a slot of the backend (pools.<name>.max_connections).",
+    MetricType::Gauge};
 constexpr family_decl downstream_decl{"tally_downstream_connections",
                                       "Client connections currently open.", MetricType::Gauge};
 constexpr family_decl reloads_decl{"tally_config_reloads_total",
@@ -132,7 +136,7 @@ constexpr family_decl process_start_decl{"process_start_time_seconds",
                                          "Start time of the process since unix epoch in seconds.",
                                          MetricType::Gauge};
 
-constexpr std::array<const family_decl*, 29> all_families{&cluster_rejections_decl,
+constexpr std::array<const family_decl*, 30> all_families{&cluster_rejections_decl,
                                                           &requests_decl,
                                                           &duration_decl,
                                                           &upstream_decl,
@@ -145,6 +149,7 @@ constexpr std::array<const family_decl*, 29> all_families{&cluster_rejections_de
                                                           &drained_decl,
                                                           &ejected_decl,
                                                           &weight_decl,
+                                                          &queue_length_decl,
                                                           &downstream_decl,
                                                           &downstream_bytes_decl,
                                                           &reloads_decl,
@@ -279,6 +284,7 @@ metrics::metrics()
       backend_local_up_(gauge_family(*registry_, backend_local_up_decl)),
       backend_votes_down_(gauge_family(*registry_, votes_down_decl)),
       backend_active_requests_(gauge_family(*registry_, active_decl)),
+      backend_queue_length_(gauge_family(*registry_, queue_length_decl)),
       downstream_connections_family_(gauge_family(*registry_, downstream_decl)),
       config_reloads_(counter_family(*registry_, reloads_decl)),
       checkpoint_writes_(counter_family(*registry_, checkpoint_writes_decl)),
@@ -400,7 +406,7 @@ std::shared_ptr<const metrics_binding> metrics::bind(const std::vector<pool_bind
       backend_gauges g{&backend_up_.Add(labels),         &backend_local_up_.Add(labels),
                        &backend_votes_down_.Add(labels), &backend_active_requests_.Add(labels),
                        &backend_drained_.Add(labels),    &backend_ejected_.Add(labels),
-                       &backend_weight_.Add(labels)};
+                       &backend_weight_.Add(labels),     &backend_queue_length_.Add(labels)};
       // SPEC: a backend starts up (serving) until told otherwise.
       g.up->Set(1);
       g.local_up->Set(1);
@@ -418,6 +424,7 @@ std::shared_ptr<const metrics_binding> metrics::bind(const std::vector<pool_bind
     backend_drained_.Remove(g.drained);
     backend_ejected_.Remove(g.ejected);
     backend_weight_.Remove(g.weight);
+    backend_queue_length_.Remove(g.queue_length);
   }
   backend_gauges_ = std::move(gauges);
   return binding;
@@ -457,6 +464,7 @@ void metrics::set_backend_state(std::string_view pool, std::string_view backend,
   it->second.drained->Set(state.drained ? 1 : 0);
   it->second.ejected->Set(state.ejected ? 1 : 0);
   it->second.weight->Set(state.weight);
+  it->second.queue_length->Set(static_cast<double>(state.queued_requests));
 }
 
 void metrics::set_peer_up(std::string_view peer, bool up) {

@@ -70,4 +70,12 @@ std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const con
   return snap;
 }
 
+void apply_backend_limits(const routing_snapshot& snap) {
+  for (const auto& pool : snap.pools) {
+    const auto& cfg = pool->config();
+    for (const auto& b : pool->backends())
+      b->slots().set_limits(cfg.max_connections, cfg.queue.max);
+  }
+}
+
 }  // namespace tally::proxy

@@ -104,7 +104,7 @@ TEST_CASE("metrics: counts land on the right labels") {
   m.count_checkpoint_restore(false);
   m.set_downstream_connections(7);
   m.set_peer_up("lb-2", true);
-  m.set_backend_state("web", "127.0.0.1:9002", {false, true, 2, 5});
+  m.set_backend_state("web", "127.0.0.1:9002", {false, true, 2, 5, 3});
 
   const std::string t = m.scrape();
   CHECK(sample(t, R"(tally_requests_total{code="200",pool="web"})") == 2);
@@ -148,6 +148,8 @@ TEST_CASE("metrics: counts land on the right labels") {
   CHECK(sample(t, R"(tally_backend_local_up{backend="127.0.0.1:9002",pool="web"})") == 1);
   CHECK(sample(t, R"(tally_backend_votes_down{backend="127.0.0.1:9002",pool="web"})") == 2);
   CHECK(sample(t, R"(tally_backend_active_requests{backend="127.0.0.1:9002",pool="web"})") == 5);
+  CHECK(sample(t, R"(tally_backend_queue_length{backend="127.0.0.1:9002",pool="web"})") == 3);
+  CHECK(sample(t, R"(tally_backend_queue_length{backend="127.0.0.1:9001",pool="web"})") == 0);
 }
 
 TEST_CASE("metrics: duration histogram has the proxy buckets - cumulative - with +Inf") {

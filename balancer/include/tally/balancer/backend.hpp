@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "tally/balancer/slot_queue.hpp"
+
 namespace tally::balancer {
 
 class backend {
@@ -52,9 +54,18 @@ class backend {
   bool eligible() const noexcept { return up() && !ejected() && !drained() && weight() > 0; }
 
   // Requests currently in flight to this backend (least_connections, random_two, /status).
-  std::int64_t active_requests() const noexcept { return active_.load(std::memory_order_relaxed); }
-  void begin_request() noexcept { active_.fetch_add(1, std::memory_order_relaxed); }
-  void end_request() noexcept { active_.fetch_sub(1, std::memory_order_relaxed); }
+  std::int64_t active_requests() const noexcept { return slots_.active(); }
+  // Requests waiting for a slot (max_connections); tally_backend_queue_length.
+  std::int64_t queued_requests() const noexcept { return slots_.waiting(); }
+  // A new request would be sent at once rather than wait (policies prefer such backends).
+  bool has_room() const noexcept { return slots_.has_room(); }
+  // The in-flight count and its limit. The proxy acquires and releases through it; the
+  // published routing snapshot sets the limits (a reload changes them in place, so waiters
+  // survive it).
+  slot_queue& slots() noexcept { return slots_; }
+  // Counts a request without regard to the limit, and ends one (handing its slot on).
+  void begin_request() noexcept { slots_.take(); }
+  void end_request() noexcept { slots_.release(); }
 
   // Consecutive failed upstream requests (outlier ejection); reset on success.
   std::uint32_t consecutive_failures() const noexcept {
@@ -78,7 +89,7 @@ class backend {
   std::atomic<bool> up_{true};
   std::atomic<bool> ejected_{false};
   std::atomic<std::int64_t> ejected_until_ns_{0};
-  alignas(64) std::atomic<std::int64_t> active_{0};
+  alignas(64) slot_queue slots_;
   std::atomic<std::uint32_t> failures_{0};
 };
 

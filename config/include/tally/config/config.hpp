@@ -123,6 +123,13 @@ struct retry_config {
   bool retries_on(retry_condition c) const { return (on & static_cast<unsigned>(c)) != 0; }
 };
 
+// Requests waiting for a backend at its max_connections: at most `max` wait (per backend), each
+// at most `timeout`; beyond either they get 503.
+struct queue_config {
+  std::uint64_t max = 1000;  // 0 = no waiting: 503 at once when the backend is full
+  duration timeout{1000};
+};
+
 struct pool_config {
   std::string name;
   policy_kind policy = policy_kind::round_robin;
@@ -135,6 +142,9 @@ struct pool_config {
   outlier_config outlier;
   bool outlier_configured = false;
   retry_config retry;
+  // Requests in flight per backend on this replica; 0 = unlimited. Beyond it they wait in `queue`.
+  std::uint64_t max_connections = 0;
+  queue_config queue;
 };
 
 struct route_config {

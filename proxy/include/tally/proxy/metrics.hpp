@@ -180,6 +180,7 @@ struct backend_state {
   bool drained = false;              // tally_backend_drained: an admin drain is in force
   bool ejected = false;              // tally_backend_ejected: outlier detection ejected it
   unsigned weight = 1;               // tally_backend_weight: the weight in force
+  std::int64_t queued_requests = 0;  // tally_backend_queue_length
 };
 
 class metrics {
@@ -243,6 +244,7 @@ class metrics {
     prometheus::Gauge* drained;
     prometheus::Gauge* ejected;
     prometheus::Gauge* weight;
+    prometheus::Gauge* queue_length;
   };
   void refresh_process_families() const;
 
@@ -259,6 +261,7 @@ class metrics {
   prometheus::Family<prometheus::Gauge>& backend_local_up_;
   prometheus::Family<prometheus::Gauge>& backend_votes_down_;
   prometheus::Family<prometheus::Gauge>& backend_active_requests_;
+  prometheus::Family<prometheus::Gauge>& backend_queue_length_;
   prometheus::Family<prometheus::Gauge>& downstream_connections_family_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& checkpoint_writes_;

@@ -38,18 +38,28 @@ std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const con
                                                        unsigned workers,
                                                        metrics* registry = nullptr);
 
+// Sets each backend's max_connections and queue.max from `snap`'s pools. The limits live in the
+// backend objects (shared with older snapshots), so they change in place and queued requests
+// stay queued; a higher limit lets waiters in at once. Called when `snap` is published, not
+// when it is built: a reload rejected after building changes nothing.
+void apply_backend_limits(const routing_snapshot& snap);
+
 // Where the current snapshot lives. Workers keep their own copy and refresh it when the
-// generation changes, so the common path is one relaxed load.
+// generation changes, so the common path is one relaxed load. Publishing a snapshot applies
+// its backend limits.
 class snapshot_holder {
  public:
   explicit snapshot_holder(std::shared_ptr<const routing_snapshot> first)
-      : current_(std::move(first)) {}
+      : current_(std::move(first)) {
+    if (auto snap = current_.load()) apply_backend_limits(*snap);
+  }
 
   std::shared_ptr<const routing_snapshot> load() const {
     return current_.load(std::memory_order_acquire);
   }
   std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
   void store(std::shared_ptr<const routing_snapshot> next) {
+    if (next) apply_backend_limits(*next);
     current_.store(std::move(next), std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }

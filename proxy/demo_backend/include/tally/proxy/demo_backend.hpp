@@ -10,6 +10,8 @@
 //   /delay/MS      waits MS milliseconds (timer, not a blocked thread), then 200 "<name>\n"
 //   /status/CODE   answers CODE (200..599) with body "<name>\n"
 //   /close         answers 200 "<name>\n" and closes the connection
+//   /hold          waits until release_held() (at most 30 s), then 200 "<name>\n": a request
+//                  kept in flight for as long as a test needs, without a clock
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -27,6 +29,7 @@ namespace tally::proxy {
 struct demo_backend_stats {
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> held{0};  // /hold requests waiting for release_held() now
 };
 
 namespace detail {
@@ -71,6 +74,10 @@ class demo_backend {
   // any thread: the work is posted to the io_context, so it happens once the context runs.
   // Also safe (and a no-op beyond posting) after the io_context has stopped.
   void stop();
+
+  // Answers every /hold request held now; later ones wait for the next call. Safe from any
+  // thread (posted to the sessions, like stop()).
+  void release_held();
 
   // Headers of the most recent request whose header block was read, in arrival order.
   std::vector<std::pair<std::string, std::string>> last_request_headers() const;
