@@ -79,6 +79,7 @@ class upstream_exchange {
   exchange_result fail(try_failure what);
   exchange_result result(bool keep_alive) const;
   void report(bool ok);  // the outcome of a try, for outlier ejection
+  void warn_local_shortage() const;
 
   exchange_request req_;
   const balancer::pool* pool_ = nullptr;
@@ -91,6 +92,7 @@ class upstream_exchange {
   std::unique_ptr<upstream_connection> conn_;
   std::optional<response_parser> response_;
   error_code client_ec_;  // why reading the client's body failed (try_failure::client_body)
+  error_code local_ec_;   // what ran out (try_failure::local_resource)
 };
 
 }  // namespace tally::proxy
