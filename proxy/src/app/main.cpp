@@ -5,8 +5,10 @@
 #include <vector>
 
 #include "app/demo.hpp"
+#include "app/process_limits.hpp"
 #include "tally/config/load.hpp"
 #include "tally/proxy/app.hpp"
+#include "tally/proxy/log.hpp"
 
 namespace {
 
@@ -41,6 +43,10 @@ int check(const std::string& path) {
   for (const auto& e : result.errors)
     std::cout << e.to_string() << "\n";
   if (!result.ok()) return 1;
+  // `tally serve` raises the soft limit to the hard one: judge the config against that.
+  auto warning =
+      tally::proxy::fd_budget_warning(*result.value, tally::proxy::current_fd_limits().hard);
+  if (!warning.empty()) std::cout << path << ": warning: " << warning << "\n";
   std::cout << path << ": ok\n";
   return 0;
 }
@@ -54,6 +60,9 @@ int serve(const std::string& path) {
               << "`)\n";
     return 1;
   }
+  auto limits = tally::proxy::raise_fd_limit();
+  auto warning = tally::proxy::fd_budget_warning(*result.value, limits.soft);
+  if (!warning.empty()) tally::proxy::log_warn(warning);
   try {
     tally::proxy::app a(result.value, {path, true});
     a.start();
@@ -67,6 +76,7 @@ int serve(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tally::proxy::prepare_process();
   if (argc < 2) {
     std::cerr << usage;
     return 2;
