@@ -165,8 +165,12 @@ TEST_CASE(
   REQUIRE(tally.wait_for_output("listening on"));
   auto [port, admin] = ports_from(tally.output());
   REQUIRE(port != 0);
-  // limits.max_connections (10000) cannot fit in 256 descriptors: tally says so and caps itself.
+  // limits.max_connections (10000) cannot fit in 256 descriptors: tally says so and caps itself;
+  // tally check says so too (and still accepts the file).
   CHECK(tally.output().find("descriptor limit (256)") != std::string::npos);
+  auto check = run_command({"prlimit", "--nofile=256:256", TALLY_BINARY, "check", "-c", cfg});
+  CHECK(check.exit_code == 0);
+  CHECK(check.output.find(cfg + ": warning: the descriptor limit (256)") != std::string::npos);
   REQUIRE(eventually([&] { return http_get(port, "/").status == 200; }));
 
   flood proxy_flood(port, 600);
@@ -425,4 +429,21 @@ TEST_CASE("stdout and stderr a closed pipe: tally keeps serving (SIGPIPE ignored
   for (int i = 0; i < 5; ++i)
     CHECK(http_get(port, "/").status == 200);
   CHECK(http_get(admin, "/healthz").status == 200);
+}
+
+TEST_CASE("an access log on a full disk: requests are still served") {
+  backend_set backends(2);
+  temp_dir dir;
+  auto yaml = std::regex_replace(checked_config(backends),
+                                 std::regex(R"(access_log: \{ enabled: false \})"),
+                                 "access_log: { enabled: true, path: /dev/full }");
+  auto cfg = dir.write("tally.yaml", yaml);
+  child_process tally({TALLY_BINARY, "serve", "-c", cfg});
+  REQUIRE(tally.wait_for_output("listening on"));
+  auto [port, admin] = ports_from(tally.output());
+  REQUIRE(port != 0);
+  for (int i = 0; i < 20; ++i)
+    CHECK(http_get(port, "/").status == 200);
+  tally.send_signal(SIGTERM);  // the final flush meets ENOSPC too
+  CHECK(tally.wait_exit(20s) == 0);
 }
