@@ -3,6 +3,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "listener/accept_backoff.hpp"
+
 namespace tally::proxy {
 
 namespace {

@@ -17,7 +17,6 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "http/net_types.hpp"
-#include "listener/accept_backoff.hpp"
 
 namespace tally::proxy {
 
