@@ -60,6 +60,7 @@ struct checker_target {
   std::string last_reason;
   std::optional<steady::time_point> last_check;
   std::optional<steady::time_point> last_change;
+  bool local_error_logged = false;  // one log line per run of local errors, not one per probe
 };
 
 }  // namespace detail
@@ -76,6 +77,17 @@ void record_result(const checker_shared& shared, checker_target& t, const probe_
   t.last_reason = r.reason;
   t.last_check = now;
   balancer::backend& b = *t.target.backend;
+  if (r.local_error) {
+    // This process is out of descriptors or memory: the backend did nothing wrong, so neither
+    // the rise/fall runs nor the result metric move.
+    if (shared.log && !t.local_error_logged)
+      shared.log("health: pool " + t.target.pool + " backend " + b.address() +
+                 ": check skipped, this process is out of resources (" + r.reason +
+                 "); the backend's state is unchanged. Raise the descriptor limit (ulimit -n).");
+    t.local_error_logged = true;
+    return;
+  }
+  t.local_error_logged = false;
   const transition flip = observe(t.runs, r.ok, t.target.cfg.rise, t.target.cfg.fall);
   if (shared.on_result) shared.on_result(t.target.pool, b, r);
   if (flip == transition::none) return;

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "tally/health/local_errors.hpp"
+
 namespace tally::health {
 
 namespace {
@@ -52,7 +54,9 @@ net::awaitable<probe_result> probe(net::ip::tcp::endpoint endpoint, std::string 
   stream.expires_after(cfg.timeout);
 
   if (auto [ec] = co_await stream.async_connect(endpoint, use_tuple); ec) {
-    co_return failed("connect", ec, cfg);
+    auto r = failed("connect", ec, cfg);
+    r.local_error = local_resource_error(ec);
+    co_return r;
   }
 
   http::request<http::empty_body> req{http::verb::get, cfg.path, 11};

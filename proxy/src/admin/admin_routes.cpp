@@ -87,18 +87,22 @@ bool admin_routes::authorized(const admin_request& req) const {
   return constant_time_equal(auth.substr(scheme.size()), token);
 }
 
+std::optional<admin_response> admin_routes::refuse_early(const admin_request& req) const {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  if (!needs_token(req, path) || authorized(req)) return std::nullopt;
+  auto res = make_admin_response(
+      req, http::status::unauthorized,
+      "missing or wrong admin token: send \"Authorization: Bearer <admin.token>\"\n", "text/plain");
+  res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
 net::awaitable<admin_response> admin_routes::handle(const admin_request& req) {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
-  if (needs_token(req, path) && !authorized(req)) {
-    auto res = make_admin_response(
-        req, http::status::unauthorized,
-        "missing or wrong admin token: send \"Authorization: Bearer <admin.token>\"\n",
-        "text/plain");
-    res.set(http::field::www_authenticate, "Bearer");
-    co_return res;
-  }
+  if (auto refused = refuse_early(req)) co_return std::move(*refused);
 
   if (path == "/healthz" && get)
     co_return make_admin_response(req, http::status::ok, "ok\n", "text/plain");

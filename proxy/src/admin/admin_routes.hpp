@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include "admin/admin_server.hpp"
 #include "tally/cluster/cluster_node.hpp"
@@ -28,6 +29,9 @@ class admin_routes {
 
   explicit admin_routes(context ctx) : ctx_(std::move(ctx)) {}
   net::awaitable<admin_response> handle(const admin_request& req);
+  // Decided from the header alone, before any body is read: a 401 for a request that needs the
+  // token and lacks it, or nullopt.
+  std::optional<admin_response> refuse_early(const admin_request& header) const;
 
  private:
   bool authorized(const admin_request& req) const;

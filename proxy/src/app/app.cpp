@@ -11,6 +11,7 @@
 #include "admin/admin_routes.hpp"
 #include "admin/admin_server.hpp"
 #include "app/checkpoint_glue.hpp"
+#include "app/process_limits.hpp"
 #include "routing/resolve_address.hpp"
 #include "tally/cluster/checkpoint_codec.hpp"
 #include "tally/cluster/checkpoint_writer.hpp"
@@ -47,11 +48,6 @@ void apply_log_settings(const config::config& cfg) {
   set_log_options(static_cast<log_level>(cfg.log.level), static_cast<log_format>(cfg.log.format));
 }
 
-unsigned worker_count(const config::config& cfg) {
-  if (cfg.workers > 0) return cfg.workers;
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
 }  // namespace
 
 struct app::impl {
@@ -82,6 +78,11 @@ struct app::impl {
   int exit_code = 0;
 
   void build_proxy(const config::config& cfg);
+  // Client connections beyond what the descriptor limit holds are refused (process_limits.hpp).
+  void cap_connections(const config::config& cfg) {
+    proxy->set_connection_cap(
+        static_cast<std::int64_t>(connections_that_fit(cfg, current_fd_limits().soft)));
+  }
   void build_health_and_cluster(const config::config& cfg);
   void refresh_gauges_on_scrape();
   void open_listeners(const config::config& cfg);
@@ -134,7 +135,9 @@ void app::impl::build_proxy(const config::config& cfg) {
   snapshots =
       std::make_unique<snapshot_holder>(build_snapshot(first_config, nullptr, workers, &registry));
   if (cfg.access_log.enabled) requests_log = std::make_unique<access_log>(cfg.access_log.path);
-  proxy = std::make_unique<proxy_server>(*snapshots, workers, requests_log.get(), &outliers);
+  proxy =
+      std::make_unique<proxy_server>(*snapshots, workers, requests_log.get(), &outliers, &registry);
+  cap_connections(cfg);
 }
 
 void app::impl::build_health_and_cluster(const config::config& cfg) {
@@ -210,8 +213,15 @@ void app::impl::open_listeners(const config::config& cfg) {
             blocking, [this]() -> net::awaitable<std::string> { co_return reload_now(); },
             net::use_awaitable);
       }});
+  admin_server_options admin_options;
+  admin_options.refuse_early = [r = routes.get()](const admin_request& req) {
+    return r->refuse_early(req);
+  };
+  admin_options.header_timeout = [this] { return snapshots->load()->cfg->timeouts.request_header; };
+  admin_options.registry = &registry;
   admin = std::make_unique<admin_server>(
-      control, [r = routes.get()](const admin_request& req) { return r->handle(req); });
+      control, [r = routes.get()](const admin_request& req) { return r->handle(req); },
+      std::move(admin_options));
   try {
     admin->listen(endpoint_of(cfg.admin_listen));
   } catch (const boost::system::system_error& e) {
@@ -379,6 +389,13 @@ net::awaitable<void> app::impl::drain_then_stop() {
 
 std::string app::impl::reload_now() {
   if (options.config_path.empty()) return "this instance has no config file to reload";
+  if (proxy->draining()) {
+    // Shutting down: a new listener or routing table would only delay the exit.
+    log_warn(
+        "reload ignored: tally is draining connections and exits soon; start it again "
+        "to use the new config");
+    return "tally is draining connections and exits soon; the reload was ignored\n";
+  }
   auto loaded = config::load_config_file(options.config_path);
   if (!loaded.ok()) {
     registry.count_config_reload(false);
@@ -413,6 +430,7 @@ std::string app::impl::reload_now() {
     }
     log_info("reload: now listening on " + loaded.value->listen.text);
   }
+  cap_connections(*loaded.value);
   snapshots->store(std::move(next));
   apply_log_settings(*loaded.value);
   // Signing, verifying and the Bearer check switch to a rotated token together.

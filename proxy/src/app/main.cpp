@@ -5,9 +5,11 @@
 #include <string_view>
 
 #include "app/demo.hpp"
+#include "app/process_limits.hpp"
 #include "observability/build_info.hpp"
 #include "tally/config/load.hpp"
 #include "tally/proxy/app.hpp"
+#include "tally/proxy/log.hpp"
 
 namespace {
 
@@ -60,6 +62,10 @@ int check(const std::string& path) {
   for (const auto& e : result.errors)
     std::cerr << e.to_string() << "\n";
   if (!result.ok()) return 1;
+  // `tally serve` raises the soft limit to the hard one: judge the config against that.
+  auto warning =
+      tally::proxy::fd_budget_warning(*result.value, tally::proxy::current_fd_limits().hard);
+  if (!warning.empty()) std::cout << path << ": warning: " << warning << "\n";
   std::cout << path << ": ok\n";
   return 0;
 }
@@ -73,6 +79,9 @@ int serve(const std::string& path) {
               << "`)\n";
     return 1;
   }
+  auto limits = tally::proxy::raise_fd_limit();
+  auto warning = tally::proxy::fd_budget_warning(*result.value, limits.soft);
+  if (!warning.empty()) tally::proxy::log_warn(warning);
   try {
     tally::proxy::app a(result.value, {path, true});
     a.start();
@@ -93,6 +102,7 @@ int version() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tally::proxy::prepare_process();
   if (argc < 2) return usage_error("missing command");
   const std::string_view cmd = argv[1];
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {

@@ -25,6 +25,7 @@ retry_decision decide_retry(const try_report& t, const config::retry_config& cfg
       d.retry = may_replay && t.status >= 502 && t.status <= 504 && cfg.retries_on(d.reason);
       break;
     case try_failure::client_body:
+    case try_failure::local_resource:
       return d;
     case try_failure::connect:
       d.backend_failed = true;

@@ -22,6 +22,8 @@ enum class try_failure : std::uint8_t {
   response_timeout,  // no response header within the try's deadline
   response_error,    // the backend closed, reset or sent an invalid response header
   client_body,       // reading the client's body failed: not the backend's fault
+  local_resource,    // no descriptor, port or memory here to connect with: not the backend's
+                     // fault, and another backend would fail the same way
 };
 
 struct try_report {

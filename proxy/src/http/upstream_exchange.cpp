@@ -12,6 +12,8 @@
 #include "http/header_rewrite.hpp"
 #include "http/request_hash.hpp"
 #include "listener/proxy_shared.hpp"
+#include "tally/health/local_errors.hpp"
+#include "tally/proxy/log.hpp"
 
 namespace tally::proxy {
 
@@ -56,6 +58,8 @@ upstream_outcome outcome_of(const try_report& t) {
       return upstream_outcome::timeout;
     case try_failure::client_body:
       return upstream_outcome::aborted;
+    case try_failure::local_resource:
+      return upstream_outcome::local_error;
     default:
       return upstream_outcome::reset;
   }
@@ -75,6 +79,13 @@ refusal upstream_refusal(try_failure f) {
   switch (f) {
     case try_failure::connect:
       return {502, "could not connect to a backend"};
+    case try_failure::local_resource:
+      // Ours, not the backend's, and usually short-lived: 503 with Retry-After asks the client
+      // to come back, where a 502 would blame the backend.
+      return {503,
+              "tally is out of file descriptors, local ports or memory to reach a backend; "
+              "retry shortly (operators: raise the descriptor limit or lower "
+              "limits.max_connections)"};
     case try_failure::connect_timeout:
       return {504, "connecting to a backend timed out (timeouts.connect)"};
     case try_failure::send:
@@ -87,6 +98,18 @@ refusal upstream_refusal(try_failure f) {
 }
 
 }  // namespace
+
+void upstream_exchange::warn_local_shortage() const {
+  // Once per 10 s per worker: under a shortage every request fails this way.
+  thread_local clock::time_point last_warned{};
+  const auto now = clock::now();
+  if (last_warned != clock::time_point{} && now - last_warned < std::chrono::seconds(10)) return;
+  last_warned = now;
+  log_warn("cannot connect to backend " + std::string(backend_->address()) + ": " +
+           local_ec_.message() +
+           " (a local shortage, not a backend failure: answering 503; raise the descriptor "
+           "limit or lower limits.max_connections)");
+}
 
 void upstream_exchange::report(bool ok) {
   // Passive health: the outlier detector counts consecutive failures and ejects.
@@ -148,6 +171,11 @@ net::awaitable<exchange_result> upstream_exchange::run() {
         bm.observe_upstream(std::chrono::duration<double>(answered - try_started).count());
     }
     if (last.failure == try_failure::client_body) co_return fail(last.failure);
+    if (last.failure == try_failure::local_resource) {
+      // Not the backend's fault: no outlier report, no retry (any backend fails the same way).
+      warn_local_shortage();
+      co_return fail(last.failure);
+    }
     auto decision = decide_retry(last, retry, may_replay, last_try);
     report(!decision.backend_failed);
     if (decision.retry && decision.uses_budget)
@@ -187,6 +215,10 @@ net::awaitable<try_failure> upstream_exchange::connect() {
   if (ec) {
     const bool timed_out = conn_->io.deadline.timed_out();
     conn_.reset();
+    if (health::local_resource_error(ec)) {
+      local_ec_ = ec;
+      co_return try_failure::local_resource;
+    }
     co_return timed_out ? try_failure::connect_timeout : try_failure::connect;
   }
   conn_->io.socket.set_option(tcp::no_delay(true), ec);

@@ -87,6 +87,7 @@ class upstream_exchange {
   exchange_result gone();                         // the client left while the request waited
   exchange_result result(bool keep_alive) const;
   void report(bool ok);  // the outcome of a try, for outlier ejection
+  void warn_local_shortage() const;
 
   exchange_request req_;
   const balancer::pool* pool_ = nullptr;
@@ -101,6 +102,7 @@ class upstream_exchange {
   std::size_t pending_ = 0;    // response body bytes already in the relay buffer
   bool early_answer_ = false;  // the backend answered before taking the whole request body
   error_code client_ec_;       // why reading the client's body failed (try_failure::client_body)
+  error_code local_ec_;        // what ran out (try_failure::local_resource)
 };
 
 }  // namespace tally::proxy

@@ -14,10 +14,11 @@ struct proxy_server::impl {
 };
 
 proxy_server::proxy_server(snapshot_holder& snapshots, unsigned workers, access_log* requests_log,
-                           health::outlier_detector* outliers)
+                           health::outlier_detector* outliers, metrics* registry)
     : impl_(std::make_unique<impl>(snapshots)) {
   impl_->shared.requests_log = requests_log;
   impl_->shared.outliers = outliers;
+  impl_->shared.registry = registry;
   for (unsigned i = 0; i < std::max(1u, workers); ++i)
     impl_->workers.push_back(std::make_unique<worker>(i, impl_->shared));
 }
@@ -57,6 +58,14 @@ void proxy_server::begin_drain() {
   impl_->shared.draining.store(true);
   for (auto& w : impl_->workers)
     w->begin_drain();
+}
+
+void proxy_server::set_connection_cap(std::int64_t cap) noexcept {
+  impl_->shared.connection_cap.store(cap, std::memory_order_relaxed);
+}
+
+bool proxy_server::draining() const noexcept {
+  return impl_->shared.draining.load();
 }
 
 std::int64_t proxy_server::connections() const noexcept {

@@ -7,6 +7,7 @@
 #include <future>
 
 #include "http/downstream_session.hpp"
+#include "listener/accept_backoff.hpp"
 #include "listener/proxy_shared.hpp"
 
 namespace tally::proxy {
@@ -40,20 +41,37 @@ void worker::listen(const tcp::endpoint& ep) {
 }
 
 error_code worker::rebind(tcp::endpoint& ep) {
-  std::promise<error_code> done;
-  net::post(ioc_, [&] {
+  if (shared_.draining.load()) return net::error::operation_aborted;
+  auto done = std::make_shared<std::promise<error_code>>();
+  auto bound = std::make_shared<tcp::endpoint>(ep);
+  net::post(ioc_, [this, done, bound] {
+    // A drain that began since the check above closed the listener for good: keep it closed.
+    if (shared_.draining.load()) {
+      done->set_value(net::error::operation_aborted);
+      return;
+    }
     tcp::acceptor fresh(ioc_);
-    auto ec = open_listener(fresh, ep);
+    auto ec = open_listener(fresh, *bound);
     if (!ec) {
       error_code ignored;
       acceptor_.close(ignored);
       acceptor_ = std::move(fresh);
-      ep = acceptor_.local_endpoint();
+      *bound = acceptor_.local_endpoint();
+      accept_pause_.cancel();
       net::co_spawn(ioc_, accept_loop(++listener_generation_), net::detached);
     }
-    done.set_value(ec);
+    done->set_value(ec);
   });
-  return done.get_future().get();
+  auto result = done->get_future();
+  // Shutdown may stop the loop before it runs the post; never wait on a stopped loop.
+  while (result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+    if (ioc_.stopped() &&
+        result.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready)
+      return net::error::operation_aborted;
+  }
+  auto ec = result.get();
+  if (!ec) ep = *bound;
+  return ec;
 }
 
 void worker::start() {
@@ -66,6 +84,7 @@ void worker::begin_drain() {
   net::post(ioc_, [this] {
     error_code ec;
     acceptor_.close(ec);
+    accept_pause_.cancel();
     sweep_timer_.cancel();
     upstreams_.clear();
     // on_drain may unlink the session it is called on: advance before calling.
@@ -92,19 +111,22 @@ const std::shared_ptr<const routing_snapshot>& worker::snapshot() {
 }
 
 net::awaitable<void> worker::accept_loop(unsigned generation) {
+  accept_backoff backoff;
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (!acceptor_.is_open() || generation != listener_generation_) co_return;
     if (ec) {
-      // Out of file descriptors and similar: pause instead of spinning on the error.
-      net::steady_timer pause(ioc_, std::chrono::milliseconds(50));
-      co_await pause.async_wait(use_tuple);
+      co_await pause_after_accept_error(ec, "proxy", shared_.registry, backoff, accept_pause_);
+      if (!acceptor_.is_open() || generation != listener_generation_) co_return;
       continue;
     }
-    auto limit = snapshot()->cfg->limits.max_connections;
-    if (shared_.downstream_connections.load(std::memory_order_relaxed) >=
-        static_cast<std::int64_t>(limit)) {
-      socket.close(ec);  // over limits.max_connections: refuse rather than degrade everyone
+    backoff.reset();
+    const auto limit = std::min(static_cast<std::int64_t>(snapshot()->cfg->limits.max_connections),
+                                shared_.connection_cap.load(std::memory_order_relaxed));
+    if (shared_.downstream_connections.load(std::memory_order_relaxed) >= limit) {
+      // Over limits.max_connections, or what the descriptor limit holds: refuse rather than
+      // degrade everyone, or run out of descriptors for health checks and logs.
+      socket.close(ec);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);

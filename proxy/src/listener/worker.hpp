@@ -44,7 +44,8 @@ class worker {
   boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
   // Thread-safe, blocking until done: moves the listener to `ep` (a reload changed `listen`).
   // The new socket is bound before the old one closes; on failure the old one stays.
-  // Returns the bound endpoint, or the error.
+  // Returns the bound endpoint, or the error; operation_aborted once a drain began or the loop
+  // stopped (it never waits on a stopped loop).
   boost::system::error_code rebind(boost::asio::ip::tcp::endpoint& ep);
 
   void start();        // starts the thread
@@ -73,7 +74,8 @@ class worker {
   // reactor can skip its locks.
   boost::asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   boost::asio::ip::tcp::acceptor acceptor_{ioc_};
-  unsigned listener_generation_ = 0;  // an accept loop of an older listener ends
+  unsigned listener_generation_ = 0;              // an accept loop of an older listener ends
+  boost::asio::steady_timer accept_pause_{ioc_};  // backoff after a failed accept
   boost::asio::steady_timer sweep_timer_{ioc_};
   upstream_pool upstreams_;
   request_id_generator request_ids_;

@@ -29,7 +29,7 @@ constexpr std::array<std::uint8_t, status_table_size> status_slots = [] {
 }();
 
 constexpr std::array<std::string_view, upstream_outcome_count> outcome_names{
-    "success", "http_5xx", "connect_failure", "reset", "timeout", "aborted"};
+    "success", "http_5xx", "connect_failure", "reset", "timeout", "aborted", "local_error"};
 constexpr std::array<std::string_view, 2> result_names{"success", "failure"};
 
 using prometheus::MetricType;
@@ -51,7 +51,7 @@ constexpr family_decl duration_decl{
 constexpr family_decl upstream_decl{
     "tally_upstream_requests_total",
     "Tries sent to a backend, by outcome: success, http_5xx, connect_failure, reset, timeout, "
-    "aborted (the client went away first).",
+    "aborted (the client went away first), local_error (tally was out of descriptors or ports).",
     MetricType::Counter};
 constexpr family_decl retries_decl{"tally_retries_total",
                                    "Retries, by pool and the retry.on condition that caused them.",
@@ -136,7 +136,13 @@ constexpr family_decl process_start_decl{"process_start_time_seconds",
                                          "Start time of the process since unix epoch in seconds.",
                                          MetricType::Gauge};
 
-constexpr std::array<const family_decl*, 30> all_families{&cluster_rejections_decl,
+constexpr family_decl accept_errors_decl{
+    "tally_accept_errors_total",
+    "Failed accepts on the proxy and admin listeners, by reason: emfile (out of descriptors), "
+    "enfile (the system is), enobufs, enomem, other. Accepting pauses briefly after each.",
+    MetricType::Counter};
+
+constexpr std::array<const family_decl*, 31> all_families{&cluster_rejections_decl,
                                                           &requests_decl,
                                                           &duration_decl,
                                                           &upstream_decl,
@@ -165,7 +171,8 @@ constexpr std::array<const family_decl*, 30> all_families{&cluster_rejections_de
                                                           &process_cpu_decl,
                                                           &process_open_fds_decl,
                                                           &process_max_fds_decl,
-                                                          &process_start_decl};
+                                                          &process_start_decl,
+                                                          &accept_errors_decl};
 
 prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r,
                                                         const family_decl& d) {
@@ -305,6 +312,7 @@ metrics::metrics()
       process_open_fds_family_(gauge_family(*registry_, process_open_fds_decl)),
       process_max_fds_family_(gauge_family(*registry_, process_max_fds_decl)),
       process_start_family_(gauge_family(*registry_, process_start_decl)),
+      accept_errors_(counter_family(*registry_, accept_errors_decl)),
       downstream_connections_(downstream_connections_family_.Add({})),
       checkpoint_last_success_(checkpoint_last_success_family_.Add({})),
       bytes_in_(downstream_bytes_.Add({{"direction", "in"}})),
@@ -322,6 +330,11 @@ metrics::metrics()
   build_info_family_.Add({{"version", build.version}, {"commit", build.commit}}).Set(1);
   process_start_family_.Add({}).Set(process_start_time_seconds());
   last_reload_success_.Set(unix_seconds(std::chrono::system_clock::now()));
+  for (std::size_t l = 0; l < accept_listeners.size(); ++l)
+    for (std::size_t r = 0; r < accept_error_reasons.size(); ++r)
+      accept_error_counters_[l][r] =
+          &accept_errors_.Add({{"listener", std::string(accept_listeners[l])},
+                               {"reason", std::string(accept_error_reasons[r])}});
 }
 
 metrics::~metrics() = default;
@@ -515,6 +528,16 @@ void metrics::count_checkpoint_write(bool success) noexcept {
 
 void metrics::count_checkpoint_restore(bool success) noexcept {
   checkpoint_restore_counters_[success ? 0 : 1]->Increment();
+}
+
+void metrics::count_accept_error(std::string_view listener, std::string_view reason) noexcept {
+  std::size_t l = 0;
+  while (l + 1 < accept_listeners.size() && accept_listeners[l] != listener)
+    ++l;
+  std::size_t r = 0;
+  while (r + 1 < accept_error_reasons.size() && accept_error_reasons[r] != reason)
+    ++r;  // stops at "other", the last
+  accept_error_counters_[l][r]->Increment();
 }
 
 std::string metrics::scrape() const {

@@ -132,3 +132,12 @@ TEST_CASE("retry_policy: backoff is none for the first retry then grows with ful
   }
   CHECK(most > milliseconds(25));  // the cap doubled and jitter reaches past the first one
 }
+
+TEST_CASE(
+    "retry_policy: a local shortage (out of descriptors) is neither a backend failure nor "
+    "retried") {
+  auto d = decide_retry({try_failure::local_resource}, all_conditions, true, false);
+  CHECK_FALSE(d.backend_failed);
+  CHECK_FALSE(d.retry);
+  CHECK_FALSE(d.uses_budget);
+}

@@ -22,6 +22,9 @@ struct probe_result {
   // Why, for log lines and /status: "status 200", "status 503", "connect: Connection refused",
   // "timeout after 1000ms", "read: end of stream", ...
   std::string reason;
+  // The probe could not run because this process is out of descriptors, buffers, memory or
+  // local ports (local_errors.hpp): not a verdict on the backend, so it does not count.
+  bool local_error = false;
 };
 
 // True when `status` lies in one of the inclusive ranges.

@@ -53,13 +53,20 @@ enum class upstream_outcome : std::uint8_t {
   reset,            // "reset": connection closed or reset before a complete response header
   timeout,          // "timeout": upstream_response / per_try_timeout expired
   aborted,          // "aborted": the client went away first; not the backend's fault
+  local_error,      // "local_error": tally had no descriptor, port or memory to connect with
 };
-inline constexpr std::size_t upstream_outcome_count = 6;
+inline constexpr std::size_t upstream_outcome_count = 7;
 std::string_view to_string(upstream_outcome outcome) noexcept;
 
 // Label values of tally_retries_total{reason}: the retry.on word that triggered the retry.
 using retry_reason = config::retry_condition;
 inline constexpr std::size_t retry_reason_count = config::retry_condition_count;
+
+// Label values of tally_accept_errors_total{listener,reason}. A reason not listed counts as
+// "other".
+inline constexpr std::array<std::string_view, 2> accept_listeners{"proxy", "admin"};
+inline constexpr std::array<std::string_view, 5> accept_error_reasons{"emfile", "enfile", "enobufs",
+                                                                      "enomem", "other"};
 
 // Upper bounds (seconds) of tally_request_duration_seconds, +Inf implied.
 inline constexpr std::array<double, 14> request_duration_buckets{
@@ -227,6 +234,9 @@ class metrics {
   void count_config_reload(bool success) noexcept;
   void count_checkpoint_write(bool success) noexcept;
   void count_checkpoint_restore(bool success) noexcept;
+  // tally_accept_errors_total{listener,reason} += 1: listener "proxy" or "admin", reason from
+  // accept_error_reasons (anything else counts as "other"). Lock-free.
+  void count_accept_error(std::string_view listener, std::string_view reason) noexcept;
 
   // Runs the refresher, then serializes every family in the Prometheus text format 0.0.4
   // (Content-Type: text/plain; version=0.0.4; charset=utf-8). Safe concurrently with counting.
@@ -282,6 +292,7 @@ class metrics {
   prometheus::Family<prometheus::Gauge>& process_open_fds_family_;
   prometheus::Family<prometheus::Gauge>& process_max_fds_family_;
   prometheus::Family<prometheus::Gauge>& process_start_family_;
+  prometheus::Family<prometheus::Counter>& accept_errors_;
 
   prometheus::Gauge& downstream_connections_;
   prometheus::Gauge& checkpoint_last_success_;
@@ -296,6 +307,9 @@ class metrics {
   std::array<prometheus::Counter*, 2> config_reload_counters_{};       // [0] success, [1] failure
   std::array<prometheus::Counter*, 2> checkpoint_write_counters_{};    // ditto
   std::array<prometheus::Counter*, 2> checkpoint_restore_counters_{};  // ditto
+  // [listener][reason], indexed like accept_listeners and accept_error_reasons.
+  std::array<std::array<prometheus::Counter*, accept_error_reasons.size()>, accept_listeners.size()>
+      accept_error_counters_{};
 
   mutable std::mutex mutex_;  // guards everything below
   std::map<std::string, std::unique_ptr<pool_metrics>, std::less<>> pools_;

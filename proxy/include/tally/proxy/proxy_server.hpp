@@ -9,6 +9,7 @@
 
 #include "tally/health/outlier_detector.hpp"
 #include "tally/proxy/access_log.hpp"
+#include "tally/proxy/metrics.hpp"
 #include "tally/proxy/routing_snapshot.hpp"
 
 namespace tally::proxy {
@@ -16,21 +17,28 @@ namespace tally::proxy {
 class proxy_server {
  public:
   // `requests_log` (may be null) receives one record per request; it must outlive the server.
+  // `registry` (may be null) counts accept errors.
   proxy_server(snapshot_holder& snapshots, unsigned workers, access_log* requests_log = nullptr,
-               health::outlier_detector* outliers = nullptr);
+               health::outlier_detector* outliers = nullptr, metrics* registry = nullptr);
   ~proxy_server();
 
   // Binds every worker's listener (port 0 picks one port for all). Throws on failure.
   void listen(const boost::asio::ip::tcp::endpoint& ep);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   // Moves every worker's listener to `ep` (reload with a new `listen`); established connections
-  // stay. Blocks until done; call off the workers. On failure nothing changes.
+  // stay. Blocks until done; call off the workers. On failure nothing changes. Once a drain has
+  // begun it refuses (operation_aborted): a stopping process opens no listener, and it never
+  // waits on a loop that shutdown has stopped.
   boost::system::error_code rebind(const boost::asio::ip::tcp::endpoint& ep);
 
   void start();
   // Stops accepting and closes idle keep-alive connections; requests in flight go on, and
   // their connections close after the response.
   void begin_drain();
+  bool draining() const noexcept;  // thread-safe: begin_drain() was called
+  // Thread-safe: never more client connections than `cap`, whatever limits.max_connections
+  // says (the descriptor limit cannot hold more).
+  void set_connection_cap(std::int64_t cap) noexcept;
   std::int64_t connections() const noexcept;
   std::int64_t active_requests() const noexcept;
   void stop();  // stops the loops now and joins the threads
