@@ -7,7 +7,7 @@
 
 namespace tally::test {
 
-inline constexpr std::array<std::string_view, 15> spec_metric_families{
+inline constexpr std::array<std::string_view, 16> spec_metric_families{
     "tally_requests_total",
     "tally_request_duration_seconds",
     "tally_upstream_requests_total",
@@ -23,6 +23,7 @@ inline constexpr std::array<std::string_view, 15> spec_metric_families{
     "tally_checkpoint_last_success_timestamp_seconds",
     "tally_cluster_peer_up",
     "tally_health_checks_total",
+    "tally_discovery_updates_total",
 };
 
 }  // namespace tally::test

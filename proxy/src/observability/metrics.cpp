@@ -87,7 +87,13 @@ constexpr family_decl cluster_rejections_decl{
     "replay, stale_incarnation, unknown_node.",
     MetricType::Counter};
 
-constexpr std::array<const family_decl*, 16> all_families{&cluster_rejections_decl,
+constexpr family_decl discovery_updates_decl{
+    "tally_discovery_updates_total",
+    "Service discovery updates of a pool's backends, by source (etcd, dns) and result: success "
+    "for an applied set, failure for a failed lookup or request, a broken watch or a bad value.",
+    MetricType::Counter};
+
+constexpr std::array<const family_decl*, 17> all_families{&cluster_rejections_decl,
                                                           &requests_decl,
                                                           &duration_decl,
                                                           &upstream_decl,
@@ -102,7 +108,8 @@ constexpr std::array<const family_decl*, 16> all_families{&cluster_rejections_de
                                                           &checkpoint_restores_decl,
                                                           &checkpoint_last_success_decl,
                                                           &peer_up_decl,
-                                                          &health_checks_decl};
+                                                          &health_checks_decl,
+                                                          &discovery_updates_decl};
 
 prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r,
                                                         const family_decl& d) {
@@ -190,6 +197,7 @@ metrics::metrics()
       peer_up_(gauge_family(*registry_, peer_up_decl)),
       health_checks_(counter_family(*registry_, health_checks_decl)),
       cluster_rejections_(counter_family(*registry_, cluster_rejections_decl)),
+      discovery_updates_(counter_family(*registry_, discovery_updates_decl)),
       downstream_connections_(downstream_connections_family_.Add({})),
       checkpoint_last_success_(checkpoint_last_success_family_.Add({})),
       config_reload_counters_(result_counters(config_reloads_)),
@@ -349,6 +357,14 @@ void metrics::set_downstream_connections(std::int64_t connections) noexcept {
 
 void metrics::set_checkpoint_last_success(std::chrono::system_clock::time_point when) noexcept {
   checkpoint_last_success_.Set(unix_seconds(when));
+}
+
+void metrics::count_discovery_update(std::string_view pool, std::string_view source, bool success) {
+  discovery_updates_
+      .Add({{"pool", std::string(pool)},
+            {"source", std::string(source)},
+            {"result", std::string(result_names[success ? 0 : 1])}})
+      .Increment();
 }
 
 void metrics::count_config_reload(bool success) noexcept {

@@ -111,6 +111,25 @@ struct retry_config {
   bool retries_on(retry_condition c) const { return (on & static_cast<unsigned>(c)) != 0; }
 };
 
+// etcd service discovery: every key under `prefix` is a backend of the pool, its value JSON
+// {"address": "host:port", "weight": N}. Endpoints are http:// URLs (host:port parsed out).
+struct etcd_discovery_config {
+  std::vector<host_port> endpoints;
+  std::string prefix;
+  std::string token;  // sent as the Authorization header; empty = none
+};
+
+// DNS re-resolution: each backend host name is looked up again every `refresh`, and every
+// address it resolves to is a backend.
+struct dns_discovery_config {
+  duration refresh{5000};
+};
+
+struct discovery_config {
+  std::optional<dns_discovery_config> dns;
+  std::optional<etcd_discovery_config> etcd;
+};
+
 struct pool_config {
   std::string name;
   policy_kind policy = policy_kind::round_robin;
@@ -123,6 +142,7 @@ struct pool_config {
   outlier_config outlier;
   bool outlier_configured = false;
   retry_config retry;
+  std::optional<discovery_config> discovery;  // without it, backends are the configured list
 };
 
 struct route_config {

@@ -203,6 +203,8 @@ class metrics {
   void count_config_reload(bool success) noexcept;
   void count_checkpoint_write(bool success) noexcept;
   void count_checkpoint_restore(bool success) noexcept;
+  // tally_discovery_updates_total{pool,source,result}; takes the family's lock (not per request).
+  void count_discovery_update(std::string_view pool, std::string_view source, bool success);
 
   // Runs the refresher, then serializes every family in the Prometheus text format 0.0.4
   // (Content-Type: text/plain; version=0.0.4; charset=utf-8). Safe concurrently with counting.
@@ -240,6 +242,7 @@ class metrics {
   prometheus::Family<prometheus::Gauge>& peer_up_;
   prometheus::Family<prometheus::Counter>& health_checks_;
   prometheus::Family<prometheus::Counter>& cluster_rejections_;
+  prometheus::Family<prometheus::Counter>& discovery_updates_;
 
   prometheus::Gauge& downstream_connections_;
   prometheus::Gauge& checkpoint_last_success_;
