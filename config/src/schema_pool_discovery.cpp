@@ -56,12 +56,31 @@ void read_etcd(const map_reader& discovery, etcd_discovery_config& out) {
 }  // namespace
 
 void read_discovery(const map_reader& pool, std::optional<discovery_config>& out) {
-  map_reader discovery(pool, "discovery", {"etcd"});
+  map_reader discovery(pool, "discovery", {"dns", "etcd"});
   if (!discovery.is_map()) return;
-  if (!discovery.require("etcd", "write discovery: { " + std::string(etcd_example) + " }")) return;
   discovery_config cfg;
-  cfg.etcd.emplace();
-  read_etcd(discovery, *cfg.etcd);
+  if (discovery.has("dns") && discovery.has("etcd")) {
+    discovery.diag().report(discovery.value_mark("etcd"),
+                            discovery.field("etcd") + " and " + discovery.field("dns") +
+                                " cannot both be set; pick one source for the pool's backends");
+    return;
+  }
+  if (discovery.has("dns")) {
+    map_reader dns(discovery, "dns", {"refresh"});
+    if (!dns.is_map()) return;
+    cfg.dns.emplace();
+    dns.read_duration("refresh", cfg.dns->refresh, duration{100});
+  } else if (discovery.has("etcd")) {
+    cfg.etcd.emplace();
+    read_etcd(discovery, *cfg.etcd);
+  } else {
+    discovery.diag().report(discovery.mark(),
+                            discovery.field("dns") + " or " + discovery.field("etcd") +
+                                " is needed; write discovery: { dns: { refresh: 5s } } or "
+                                "discovery: { " +
+                                std::string(etcd_example) + " }");
+    return;
+  }
   out = std::move(cfg);
 }
 

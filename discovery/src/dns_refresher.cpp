@@ -1,5 +1,6 @@
 #include "tally/discovery/dns_refresher.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -92,9 +93,12 @@ net::awaitable<void> dns_refresher::state::refresh_once() {
       seen.insert(b.address.text);
       continue;
     }
-    auto result = options.lookup ? co_await options.lookup(b.address.host, b.address.port)
-                                 : co_await system_lookup(b.address.host, b.address.port,
-                                                          options.lookup_timeout);
+    // Not a conditional expression: GCC 12 destroys a co_await's result twice inside ?:.
+    lookup_result result;
+    if (options.lookup)
+      result = co_await options.lookup(b.address.host, b.address.port);
+    else
+      result = co_await system_lookup(b.address.host, b.address.port, options.lookup_timeout);
     if (stopped) co_return;
     if (result.error || result.addresses.empty()) {
       auto& kept = last_good[b.address.text];
@@ -104,7 +108,9 @@ net::awaitable<void> dns_refresher::state::refresh_once() {
                     std::to_string(kept.size()) + " last known addresses");
       if (options.on_result) options.on_result(false);
     } else {
-      last_good[b.address.text] = result.addresses;
+      // Servers rotate the order of their answers; only a different set is a change.
+      std::sort(result.addresses.begin(), result.addresses.end());
+      last_good[b.address.text] = std::move(result.addresses);
     }
     for (const auto& ip : last_good[b.address.text])
       add(ip, b);

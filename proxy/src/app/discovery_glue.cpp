@@ -4,6 +4,7 @@
 
 #include <boost/json/array.hpp>
 
+#include "tally/discovery/dns_refresher.hpp"
 #include "tally/discovery/etcd_watcher.hpp"
 #include "tally/proxy/log.hpp"
 
@@ -19,11 +20,12 @@ bool same_etcd(const config::etcd_discovery_config& a, const config::etcd_discov
   return true;
 }
 
-bool same_source(const config::discovery_config& a, const config::discovery_config& b) {
-  if (a.etcd.has_value() != b.etcd.has_value() || a.dns.has_value() != b.dns.has_value())
-    return false;
-  if (a.etcd) return same_etcd(*a.etcd, *b.etcd);
-  return a.dns->refresh == b.dns->refresh;
+bool same_backends(const std::vector<config::backend_config>& a,
+                   const std::vector<config::backend_config>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i].address.text != b[i].address.text || a[i].weight != b[i].weight) return false;
+  return true;
 }
 
 std::int64_t now_ms() {
@@ -35,7 +37,22 @@ std::int64_t now_ms() {
 
 struct discovery_sources::source {
   config::discovery_config cfg;
+  std::vector<config::backend_config> names;  // what DNS re-resolves
   std::unique_ptr<discovery::etcd_watcher> etcd;
+  std::unique_ptr<discovery::dns_refresher> dns;
+
+  bool same_as(const config::pool_config& pool) const {
+    const auto& other = *pool.discovery;
+    if (cfg.etcd.has_value() != other.etcd.has_value() ||
+        cfg.dns.has_value() != other.dns.has_value())
+      return false;
+    if (cfg.etcd) return same_etcd(*cfg.etcd, *other.etcd);
+    return cfg.dns->refresh == other.dns->refresh && same_backends(names, pool.backends);
+  }
+  void stop() {
+    if (etcd) etcd->stop();
+    if (dns) dns->stop();
+  }
 };
 
 discovery_sources::discovery_sources(boost::asio::io_context& control, metrics& registry,
@@ -48,7 +65,7 @@ discovery_sources::~discovery_sources() {
 
 void discovery_sources::stop() {
   for (auto& [name, s] : sources_)
-    if (s->etcd) s->etcd->stop();
+    s->stop();
 }
 
 void discovery_sources::configure(const config::config& cfg) {
@@ -56,20 +73,37 @@ void discovery_sources::configure(const config::config& cfg) {
   for (const auto& pool : cfg.pools) {
     if (!pool.discovery) continue;
     auto old = sources_.find(pool.name);
-    if (old != sources_.end() && same_source(old->second->cfg, *pool.discovery)) {
+    if (old != sources_.end() && old->second->same_as(pool)) {
       next[pool.name] = std::move(old->second);
       sources_.erase(old);
       continue;
     }
     auto s = std::make_unique<source>();
     s->cfg = *pool.discovery;
+    s->names = pool.backends;
+    if (pool.discovery->dns) {
+      discovery::dns_refresher_options o;
+      o.backends = pool.backends;
+      o.refresh = pool.discovery->dns->refresh;
+      o.on_update = [this, name = pool.name](const discovery::discovered_set& set) {
+        publish(name, "dns", set);
+      };
+      o.on_result = [this, name = pool.name](bool ok) {
+        registry_.count_discovery_update(name, "dns", ok);
+      };
+      o.log = [](std::string_view m) { log_warn(m); };
+      s->dns = std::make_unique<discovery::dns_refresher>(control_.get_executor(), std::move(o));
+      s->dns->start();
+    }
     if (pool.discovery->etcd) {
       discovery::etcd_watcher_options o;
       o.etcd = *pool.discovery->etcd;
       {
         std::lock_guard lock(mutex_);
         auto known = pools_.find(pool.name);
-        if (known != pools_.end() && known->second.source == "etcd" && known->second.revision > 0)
+        // Only a set restored from the checkpoint is resumed, never one of a replaced source.
+        if (old == sources_.end() && known != pools_.end() && known->second.source == "etcd" &&
+            known->second.revision > 0)
           o.resume = discovery::discovered_set{known->second.backends, known->second.revision};
       }
       o.on_update = [this, name = pool.name](const discovery::discovered_set& set) {
@@ -85,9 +119,9 @@ void discovery_sources::configure(const config::config& cfg) {
     next[pool.name] = std::move(s);
   }
   for (auto& [name, s] : sources_) {  // pools gone or changed: forget what they found
-    if (s->etcd) s->etcd->stop();
+    s->stop();
     std::lock_guard lock(mutex_);
-    if (!next.count(name)) pools_.erase(name);
+    pools_.erase(name);
   }
   sources_ = std::move(next);
 }
