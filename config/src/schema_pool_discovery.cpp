@@ -74,11 +74,9 @@ void read_discovery(const map_reader& pool, std::optional<discovery_config>& out
     cfg.etcd.emplace();
     read_etcd(discovery, *cfg.etcd);
   } else {
-    discovery.diag().report(discovery.mark(),
-                            discovery.field("dns") + " or " + discovery.field("etcd") +
-                                " is needed; write discovery: { dns: { refresh: 5s } } or "
-                                "discovery: { " +
-                                std::string(etcd_example) + " }");
+    // Neither: "missing etcd" names the common one, unless a misspelled key was reported.
+    discovery.require("etcd", "write discovery: { " + std::string(etcd_example) +
+                                  " } or discovery: { dns: { refresh: 5s } }");
     return;
   }
   out = std::move(cfg);
