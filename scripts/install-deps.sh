@@ -8,9 +8,9 @@ build_pkgs=(g++ cmake ninja-build pkg-config ccache
   libyaml-cpp-dev prometheus-cpp-dev doctest-dev libssl-dev)
 # clang + libclang-rt-14-dev: scripts/fuzz.sh (libFuzzer and the sanitizer runtimes live in
 # libclang-rt-14-dev, which clang only recommends); clang-tidy-16, not Debian 12's default 14:
-# see scripts/tidy.sh.
+# see scripts/tidy.sh. etcd-server and etcd-client: the discovery tests start a real etcd.
 test_pkgs=(curl procps iproute2 prometheus shellcheck systemd clang libclang-rt-14-dev
-  clang-format clang-tidy-16 python3)
+  clang-format clang-tidy-16 python3 etcd-server etcd-client)
 bench_pkgs=(wrk haproxy nginx-light util-linux)
 
 want=("${build_pkgs[@]}")

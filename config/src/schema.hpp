@@ -27,6 +27,8 @@ void read_health_check(const map_reader& pool, health_check_config& out);
 void read_outlier(const map_reader& pool, outlier_config& out);
 void read_retry(const map_reader& pool, retry_config& out);
 void read_queue(const map_reader& pool, queue_config& out);
+// A pool's optional discovery section. (schema_pool_discovery.cpp)
+void read_discovery(const map_reader& pool, std::optional<discovery_config>& out);
 
 // `routes:`; resolves each route's pool against `pools` (read first). (schema_routes.cpp)
 void read_routes(const map_reader& top, const std::vector<pool_config>& pools,

@@ -118,12 +118,15 @@ void read_backend(const map_reader& backend, const std::string& pool_field,
   backend.read_whole_number("weight", out.weight, 0, 1000);
 }
 
-void read_backends(const map_reader& pool, std::vector<backend_config>& out) {
+// With etcd discovery the list is optional: it serves until etcd first answers.
+void read_backends(const map_reader& pool, bool from_etcd, std::vector<backend_config>& out) {
   constexpr std::string_view example = "backends: [ { address: 127.0.0.1:9001, weight: 1 } ]";
+  if (from_etcd && !pool.has("backends")) return;
   if (!pool.require("backends", "add a list of backends, like " + std::string(example))) return;
   auto list = pool.list("backends", example);
   if (!list) return;
   auto at = pool.value_mark("backends");
+  if (list->size() == 0 && from_etcd) return;
   if (list->size() == 0) {
     pool.diag().report(at, pool.field("backends") + " is empty; add at least one backend, like " +
                                std::string(example));
@@ -150,12 +153,13 @@ pool_config read_pool(const YAML::Node& node, const YAML::Mark& name_mark, std::
   pool.name = std::move(name);
   map_reader reader(node, name_mark, "pools." + pool.name,
                     {"policy", "hash_key", "backends", "health_check", "outlier", "retry",
-                     "max_connections", "queue"},
+                     "max_connections", "queue", "discovery"},
                     diag);
   if (!reader.is_map()) return pool;
   bool policy_known = read_policy(reader, pool.policy);
   read_hash_key(reader, policy_known, pool.policy, pool.hash_key);
-  read_backends(reader, pool.backends);
+  if (reader.has("discovery")) read_discovery(reader, pool.discovery);
+  read_backends(reader, pool.discovery && pool.discovery->etcd, pool.backends);
   pool.health_check_configured = reader.has("health_check");
   if (pool.health_check_configured) read_health_check(reader, pool.health_check);
   pool.outlier_configured = reader.has("outlier");

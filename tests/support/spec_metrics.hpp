@@ -24,6 +24,7 @@ inline constexpr std::array<std::string_view, 16> spec_metric_families{
     "tally_checkpoint_last_success_timestamp_seconds",
     "tally_cluster_peer_up",
     "tally_health_checks_total",
+    "tally_discovery_updates_total",
 };
 
 }  // namespace tally::test

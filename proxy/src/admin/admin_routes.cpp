@@ -112,9 +112,12 @@ net::awaitable<admin_response> admin_routes::handle(const admin_request& req) {
                                   ready ? "ready\n" : "draining\n", "text/plain");
   }
   if (path == "/status" && get) {
-    status_extras extras{ctx_.ready(), ctx_.proxy.connections(), ctx_.proxy.active_requests(),
+    status_extras extras{ctx_.ready(),
+                         ctx_.proxy.connections(),
+                         ctx_.proxy.active_requests(),
                          &ctx_.cluster,
-                         ctx_.checkpoint_last_success_ms ? ctx_.checkpoint_last_success_ms() : 0};
+                         ctx_.checkpoint_last_success_ms ? ctx_.checkpoint_last_success_ms() : 0,
+                         ctx_.discovery_status ? ctx_.discovery_status() : json::object()};
     auto body = json::serialize(build_status(*ctx_.snapshots.load(), extras));
     body.push_back('\n');
     co_return make_admin_response(req, http::status::ok, std::move(body), "application/json");

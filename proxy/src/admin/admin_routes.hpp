@@ -25,6 +25,8 @@ class admin_routes {
     std::function<std::int64_t()> checkpoint_last_success_ms;  // 0: never written
     // Re-reads the config off the control loop; returns the errors as text, empty on success.
     std::function<net::awaitable<std::string>()> reload;
+    // {pool: {source, revision, last_update, backends}} of the pools discovery has filled.
+    std::function<boost::json::object()> discovery_status;
   };
 
   explicit admin_routes(context ctx) : ctx_(std::move(ctx)) {}

@@ -56,6 +56,17 @@ json::object build_status(const routing_snapshot& snap, const status_extras& ext
       backends.push_back(backend_status(p->name(), *b, extras.cluster));
     po["backends"] = std::move(backends);
     po["eligible_backends"] = p->eligible_count();
+    // Where the backends come from: "static" (the file), "etcd" or "dns"; for the last two the
+    // revision (etcd's; 0 for DNS) and Unix milliseconds of the last set applied, null until then.
+    const auto& discovery = p->config().discovery;
+    po["source"] = !discovery ? "static" : discovery->etcd ? "etcd" : "dns";
+    if (const auto* found = extras.discovery.if_contains(p->name())) {
+      po["discovery"] = *found;
+    } else if (discovery) {
+      po["discovery"] = json::object{{"revision", nullptr}, {"last_update", nullptr}};
+    } else {
+      po["discovery"] = nullptr;
+    }
     pools[p->name()] = std::move(po);
   }
   root["pools"] = std::move(pools);

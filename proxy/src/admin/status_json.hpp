@@ -14,6 +14,7 @@ struct status_extras {
   std::int64_t active_requests = 0;
   const cluster::cluster_node* cluster = nullptr;
   std::int64_t checkpoint_last_success_ms = 0;  // Unix time of the last good write; 0: never
+  boost::json::object discovery;                // {pool: {source, revision, last_update, backends}}
 };
 
 boost::json::object build_status(const routing_snapshot& snap, const status_extras& extras);

@@ -11,6 +11,7 @@
 #include "admin/admin_routes.hpp"
 #include "admin/admin_server.hpp"
 #include "app/checkpoint_glue.hpp"
+#include "app/discovery_glue.hpp"
 #include "app/process_limits.hpp"
 #include "routing/resolve_address.hpp"
 #include "tally/cluster/checkpoint_codec.hpp"
@@ -72,6 +73,11 @@ struct app::impl {
   std::unique_ptr<health::health_checker> checker;
   std::unique_ptr<cluster::cluster_node> cluster;
   std::unique_ptr<checkpoint_source> checkpoint_state;
+  // Backends found by discovery, and the config they are overlaid on: the file as last loaded
+  // (written and read only on the blocking pool after start-up).
+  std::unique_ptr<discovery_sources> discovery;
+  std::shared_ptr<const config::config> base_config;
+  std::atomic<bool> rebuild_pending{false};
   std::unique_ptr<cluster::checkpoint_writer> checkpoint_writer;
   net::steady_timer drain_timer{control};
   bool shutting_down = false;
@@ -97,6 +103,8 @@ struct app::impl {
   void stop_now();  // the loops stop; run() then flushes the logs and the checkpoint
   net::awaitable<void> drain_then_stop();
   std::string reload_now();  // on the blocking pool
+  void schedule_rebuild();   // a discovered set changed: rebuild the snapshot on the blocking pool
+  void rebuild_for_discovery();
 };
 
 app::app(std::shared_ptr<const config::config> cfg, app_options options)
@@ -122,6 +130,7 @@ void app::start() {
   net::post(d.control, [d = &d] {
     d->watch_health();
     d->cluster->start();
+    d->discovery->configure(*d->first_config);
   });
   if (d.options.handle_signals) d.watch_signals();
   log_info("tally " TALLY_VERSION " listening on " +
@@ -132,8 +141,11 @@ void app::start() {
 
 void app::impl::build_proxy(const config::config& cfg) {
   const unsigned workers = worker_count(cfg);
-  snapshots =
-      std::make_unique<snapshot_holder>(build_snapshot(first_config, nullptr, workers, &registry));
+  discovery =
+      std::make_unique<discovery_sources>(control, registry, [this] { schedule_rebuild(); });
+  base_config = first_config;
+  snapshots = std::make_unique<snapshot_holder>(
+      build_snapshot(discovery->overlay(first_config), nullptr, workers, &registry));
   if (cfg.access_log.enabled) requests_log = std::make_unique<access_log>(cfg.access_log.path);
   proxy =
       std::make_unique<proxy_server>(*snapshots, workers, requests_log.get(), &outliers, &registry);
@@ -212,7 +224,8 @@ void app::impl::open_listeners(const config::config& cfg) {
         co_return co_await net::co_spawn(
             blocking, [this]() -> net::awaitable<std::string> { co_return reload_now(); },
             net::use_awaitable);
-      }});
+      },
+      [this] { return discovery->status_json(); }});
   admin_server_options admin_options;
   admin_options.refuse_early = [r = routes.get()](const admin_request& req) {
     return r->refuse_early(req);
@@ -372,6 +385,7 @@ net::awaitable<void> app::impl::drain_then_stop() {
   }
   proxy->begin_drain();
   if (checker) checker->stop();
+  discovery->stop();
   cluster->stop();
   outlier_ticker.stop();
   auto deadline = clock::now() + snapshots->load()->cfg->timeouts.drain;
@@ -411,7 +425,8 @@ std::string app::impl::reload_now() {
   // the listener and the routing table as they were.
   std::shared_ptr<const routing_snapshot> next;
   try {
-    next = build_snapshot(loaded.value, current.get(), proxy->workers(), &registry);
+    next = build_snapshot(discovery->overlay(loaded.value), current.get(), proxy->workers(),
+                          &registry);
   } catch (const std::exception& e) {
     registry.count_config_reload(false);
     log_error(std::string("reload rejected: ") + e.what());
@@ -433,13 +448,47 @@ std::string app::impl::reload_now() {
   cap_connections(*loaded.value);
   snapshots->store(std::move(next));
   apply_log_settings(*loaded.value);
+  base_config = loaded.value;
   // Signing, verifying and the Bearer check switch to a rotated token together.
   cluster->set_token(loaded.value->admin_token);
   registry.count_config_reload(true);
-  net::post(control, [this] { watch_health(); });
+  net::post(control, [this, cfg = loaded.value] {
+    discovery->configure(*cfg);
+    watch_health();
+  });
   log_info("reloaded " + options.config_path + " (config " +
            loaded.value->content_hash.substr(0, 12) + ")");
   return {};
+}
+
+}  // namespace tally::proxy
+
+namespace tally::proxy {
+
+void app::impl::schedule_rebuild() {
+  // A burst of changes (a deploy touching many keys) costs one rebuild, with the latest sets.
+  if (rebuild_pending.exchange(true)) return;
+  net::post(blocking, [this] {
+    rebuild_pending = false;
+    rebuild_for_discovery();
+  });
+}
+
+void app::impl::rebuild_for_discovery() {
+  auto current = snapshots->load();
+  std::shared_ptr<const routing_snapshot> next;
+  try {
+    next =
+        build_snapshot(discovery->overlay(base_config), current.get(), proxy->workers(), &registry);
+  } catch (const std::exception& e) {
+    log_error(std::string("discovery: keeping the current backends: ") + e.what());
+    return;
+  }
+  snapshots->store(std::move(next));
+  net::post(control, [this] {
+    watch_health();
+    state_changed();
+  });
 }
 
 }  // namespace tally::proxy

@@ -122,6 +122,9 @@ net::awaitable<bool> downstream_session::next_request(bool first) {
     co_await send_error(400, problem, false);
     co_return false;
   }
+  // The request is served by the routing table current when it arrived, not the one from before
+  // an idle keep-alive wait: a backend removed meanwhile (discovery, reload) gets no new request.
+  snap = worker_.snapshot();
   co_return co_await serve(parser, *snap);
 }
 

@@ -142,7 +142,13 @@ constexpr family_decl accept_errors_decl{
     "enfile (the system is), enobufs, enomem, other. Accepting pauses briefly after each.",
     MetricType::Counter};
 
-constexpr std::array<const family_decl*, 31> all_families{&cluster_rejections_decl,
+constexpr family_decl discovery_updates_decl{
+    "tally_discovery_updates_total",
+    "Service discovery updates of a pool's backends, by source (etcd, dns) and result: success "
+    "for an applied set, failure for a failed lookup or request, a broken watch or a bad value.",
+    MetricType::Counter};
+
+constexpr std::array<const family_decl*, 32> all_families{&cluster_rejections_decl,
                                                           &requests_decl,
                                                           &duration_decl,
                                                           &upstream_decl,
@@ -172,7 +178,8 @@ constexpr std::array<const family_decl*, 31> all_families{&cluster_rejections_de
                                                           &process_open_fds_decl,
                                                           &process_max_fds_decl,
                                                           &process_start_decl,
-                                                          &accept_errors_decl};
+                                                          &accept_errors_decl,
+                                                          &discovery_updates_decl};
 
 prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r,
                                                         const family_decl& d) {
@@ -313,6 +320,7 @@ metrics::metrics()
       process_max_fds_family_(gauge_family(*registry_, process_max_fds_decl)),
       process_start_family_(gauge_family(*registry_, process_start_decl)),
       accept_errors_(counter_family(*registry_, accept_errors_decl)),
+      discovery_updates_(counter_family(*registry_, discovery_updates_decl)),
       downstream_connections_(downstream_connections_family_.Add({})),
       checkpoint_last_success_(checkpoint_last_success_family_.Add({})),
       bytes_in_(downstream_bytes_.Add({{"direction", "in"}})),
@@ -514,6 +522,14 @@ void metrics::set_downstream_connections(std::int64_t connections) noexcept {
 
 void metrics::set_checkpoint_last_success(std::chrono::system_clock::time_point when) noexcept {
   checkpoint_last_success_.Set(unix_seconds(when));
+}
+
+void metrics::count_discovery_update(std::string_view pool, std::string_view source, bool success) {
+  discovery_updates_
+      .Add({{"pool", std::string(pool)},
+            {"source", std::string(source)},
+            {"result", std::string(result_names[success ? 0 : 1])}})
+      .Increment();
 }
 
 void metrics::count_config_reload(bool success) noexcept {

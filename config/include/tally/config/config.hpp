@@ -130,6 +130,25 @@ struct queue_config {
   duration timeout{1000};
 };
 
+// etcd service discovery: every key under `prefix` is a backend of the pool, its value JSON
+// {"address": "host:port", "weight": N}. Endpoints are http:// URLs (host:port parsed out).
+struct etcd_discovery_config {
+  std::vector<host_port> endpoints;
+  std::string prefix;
+  std::string token;  // sent as the Authorization header; empty = none
+};
+
+// DNS re-resolution: each backend host name is looked up again every `refresh`, and every
+// address it resolves to is a backend.
+struct dns_discovery_config {
+  duration refresh{5000};
+};
+
+struct discovery_config {
+  std::optional<dns_discovery_config> dns;
+  std::optional<etcd_discovery_config> etcd;
+};
+
 struct pool_config {
   std::string name;
   policy_kind policy = policy_kind::round_robin;
@@ -145,6 +164,7 @@ struct pool_config {
   // Requests in flight per backend on this replica; 0 = unlimited. Beyond it they wait in `queue`.
   std::uint64_t max_connections = 0;
   queue_config queue;
+  std::optional<discovery_config> discovery;  // without it, backends are the configured list
 };
 
 struct route_config {

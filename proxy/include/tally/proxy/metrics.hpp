@@ -237,6 +237,8 @@ class metrics {
   // tally_accept_errors_total{listener,reason} += 1: listener "proxy" or "admin", reason from
   // accept_error_reasons (anything else counts as "other"). Lock-free.
   void count_accept_error(std::string_view listener, std::string_view reason) noexcept;
+  // tally_discovery_updates_total{pool,source,result}; takes the family's lock (not per request).
+  void count_discovery_update(std::string_view pool, std::string_view source, bool success);
 
   // Runs the refresher, then serializes every family in the Prometheus text format 0.0.4
   // (Content-Type: text/plain; version=0.0.4; charset=utf-8). Safe concurrently with counting.
@@ -293,6 +295,7 @@ class metrics {
   prometheus::Family<prometheus::Gauge>& process_max_fds_family_;
   prometheus::Family<prometheus::Gauge>& process_start_family_;
   prometheus::Family<prometheus::Counter>& accept_errors_;
+  prometheus::Family<prometheus::Counter>& discovery_updates_;
 
   prometheus::Gauge& downstream_connections_;
   prometheus::Gauge& checkpoint_last_success_;
