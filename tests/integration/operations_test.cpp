@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -201,4 +202,42 @@ TEST_CASE("/metrics: build info, process families, bytes and per-backend upstrea
   CHECK(sample(scrape, "tally_access_log_dropped_total") == 0);
   tally.send_signal(SIGTERM);
   CHECK(tally.wait_exit(std::chrono::seconds(20)) == 0);
+}
+
+TEST_CASE("the access log says how each request ended") {
+  backend_set backends(1);
+  temp_dir logs;
+  const fs::path log = logs.path() / "access.log";
+  // /api goes to a pool whose only backend refuses connections (port 1 on loopback).
+  running_tally t(
+      "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nworkers: 1\n"
+      "access_log: { path: " +
+      log.string() +
+      " }\n"
+      "pools:\n  web:\n    backends:\n      - { address: " +
+      backends.address(0) +
+      " }\n  dead:\n    retry: { attempts: 0 }\n    backends:\n"
+      "      - { address: 127.0.0.1:1 }\n"
+      "routes:\n  - { path_prefix: /api, pool: dead }\n"
+      "  - { host: www.example, pool: web }\n");
+  REQUIRE(t.started());
+  const auto port = t.proxy_port();
+  CHECK(http_get(port, "/ok", {{"Host", "www.example"}}).status == 200);
+  CHECK(http_get(port, "/nowhere", {{"Host", "other.example"}}).status == 404);
+  CHECK(http_get(port, "/api/x").status == 502);
+  REQUIRE(eventually([&] { return lines_in(read_file(log)) == 3; }));
+  std::istringstream lines(read_file(log));
+  std::map<std::string, boost::json::object> by_target;
+  for (std::string line; std::getline(lines, line);) {
+    auto o = boost::json::parse(line).as_object();
+    by_target[std::string(o.at("target").as_string())] = o;
+  }
+  REQUIRE(by_target.size() == 3);
+  CHECK(by_target["/ok"].at("termination").as_string() == "ok");
+  CHECK(by_target["/ok"].at("host").as_string() == "www.example");
+  CHECK(by_target["/ok"].at("upstream_ms").is_double());
+  CHECK(by_target["/nowhere"].at("termination").as_string() == "no_route");
+  CHECK(by_target["/nowhere"].at("upstream_ms").is_null());
+  CHECK(by_target["/api/x"].at("termination").as_string() == "connect_failure");
+  CHECK(by_target["/api/x"].at("backend").as_string() == "127.0.0.1:1");
 }

@@ -39,6 +39,8 @@ tcp::endpoint endpoint_of(const config::host_port& hp) {
   return ep;
 }
 
+}  // namespace
+
 // The config's words map onto the log's enums by position.
 static_assert(
     static_cast<int>(config::log_level_setting::debug) == static_cast<int>(log_level::debug) &&
@@ -48,8 +50,6 @@ static_assert(
 void apply_log_settings(const config::config& cfg) {
   set_log_options(static_cast<log_level>(cfg.log.level), static_cast<log_format>(cfg.log.format));
 }
-
-}  // namespace
 
 struct app::impl {
   impl(std::shared_ptr<const config::config> c, app_options o)

@@ -79,6 +79,7 @@ int serve(const std::string& path) {
               << "`)\n";
     return 1;
   }
+  tally::proxy::apply_log_settings(*result.value);
   auto limits = tally::proxy::raise_fd_limit();
   auto warning = tally::proxy::fd_budget_warning(*result.value, limits.soft);
   if (!warning.empty()) tally::proxy::log_warn(warning);

@@ -17,6 +17,20 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
+// The access log's word for a header that could not be read.
+access_termination header_termination(header_read status) {
+  switch (status) {
+    case header_read::timed_out:
+      return access_termination::header_timeout;
+    case header_read::too_large:
+      return access_termination::headers_too_large;
+    case header_read::body_too_large:
+      return access_termination::body_too_large;
+    default:
+      return access_termination::bad_request;
+  }
+}
+
 // tally's answer to a request header that could not be read; nullopt: close quietly.
 std::optional<refusal> header_refusal(header_read status) {
   switch (status) {
@@ -110,8 +124,12 @@ net::awaitable<bool> downstream_session::next_request(bool first) {
                                        t.request_header, &worker_.shared().draining});
   idle_ = false;
   if (head.status != header_read::ok) {
-    if (auto answer = header_refusal(head.status))
+    if (auto answer = header_refusal(head.status)) {
+      const auto started = clock::now();
       co_await send_error(answer->status, answer->detail, false);
+      // The header is incomplete: nothing of it is trusted enough to log.
+      record_refusal(*snap, nullptr, answer->status, header_termination(head.status), started);
+    }
     co_return false;
   }
   head_request_ = parser.get().method() == http::verb::head;
@@ -119,7 +137,9 @@ net::awaitable<bool> downstream_session::next_request(bool first) {
   const char* problem = find_request_problem(parser.get().base(), raw);
   io_.buffer.consume(head.header_bytes);
   if (problem) {
+    const auto started = clock::now();
     co_await send_error(400, problem, false);
+    record_refusal(*snap, &parser, 400, access_termination::smuggling_rejected, started);
     co_return false;
   }
   // The request is served by the routing table current when it arrived, not the one from before
@@ -138,7 +158,10 @@ net::awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
       static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
       io_.deadline.expires_after(snap.cfg->timeouts.idle);
       auto [ec, n] = co_await net::async_write(io_.socket, net::buffer(cont), use_tuple);
-      if (ec) co_return std::nullopt;
+      if (ec) {
+        prefetch_refusal_ = prefetch_refusal{0, access_termination::client_closed};
+        co_return std::nullopt;
+      }
     }
     req.erase(http::field::expect);
   }
@@ -146,8 +169,10 @@ net::awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
   // or an oversized body is caught here, and a body that fits is complete and replayable.
   auto [ec, got] = co_await read_body_piece(io_, p, relay_, snap.cfg->timeouts.idle);
   if (!ec) co_return got;
-  if (auto answer = client_body_refusal(ec); !answer.detail.empty())
-    co_await send_error(answer.status, answer.detail, false);
+  const auto answer = client_body_refusal(ec);
+  prefetch_refusal_.status = answer.status;
+  prefetch_refusal_.termination = client_body_termination(answer);
+  if (!answer.detail.empty()) co_await send_error(answer.status, answer.detail, false);
   co_return std::nullopt;
 }
 
@@ -164,12 +189,14 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
   std::string_view raw_path;
   if (!request_path(target, host, raw_path)) {
     co_await send_error(400, "the request target is not a path or an absolute URI", false);
+    record_refusal(snap, &p, 400, access_termination::bad_request, started);
     co_return false;
   }
   // Routes and the backend see one path: the normalised one.
   std::string_view path;
   if (!normalize_path(raw_path, path_, path)) {
     co_await send_error(400, "the request path climbs above / with \"..\"", false);
+    record_refusal(snap, &p, 400, access_termination::bad_request, started);
     co_return false;
   }
   // Absolute-form goes upstream in origin form, its authority as Host (RFC 9112 section 3.2.2).
@@ -186,16 +213,17 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
     // The body (if any) is unread: the connection cannot carry another request.
     const bool reusable = keep_alive && p.is_done();
     co_await send_error(404, "no route matches this host and path", reusable);
-    exchange_result none;
-    none.status = 404;
-    record(snap, nullptr, p, none, started);
+    record_refusal(snap, &p, 404, access_termination::no_route, started);
     co_return reusable;
   }
   const bool upgrade = wants_upgrade(req.base());
   std::size_t prefetched = 0;
   if (!p.is_done()) {
     auto got = co_await prefetch_body(p, snap);
-    if (!got) co_return false;
+    if (!got) {
+      record_refusal(snap, &p, prefetch_refusal_.status, prefetch_refusal_.termination, started);
+      co_return false;
+    }
     prefetched = *got;
   }
   auto& w = worker_;
@@ -206,12 +234,21 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
                        upgrade, upstream_target, absolute ? host : std::string_view{}});
   const auto result = co_await exchange.run();
   if (!result.error.empty()) co_await send_error(result.status, result.error, result.keep_alive);
-  record(snap, route, p, result, started);
+  record(snap, route, &p, result, started);
   co_return result.keep_alive;
 }
 
+void downstream_session::record_refusal(const routing_snapshot& snap, const request_parser* p,
+                                        unsigned status, access_termination why,
+                                        clock::time_point started) {
+  exchange_result refused;
+  refused.status = status;
+  refused.termination = why;
+  record(snap, nullptr, p, refused, started);
+}
+
 void downstream_session::record(const routing_snapshot& snap, const route_entry* route,
-                                const request_parser& p, const exchange_result& result,
+                                const request_parser* p, const exchange_result& result,
                                 clock::time_point started) {
   const auto elapsed = clock::now() - started;
   if (snap.metrics) {
@@ -222,13 +259,16 @@ void downstream_session::record(const routing_snapshot& snap, const route_entry*
   }
   auto* log = worker_.shared().requests_log;
   if (!log) return;
-  const auto& req = p.get();
   access_record r;
   r.time = std::chrono::system_clock::now() -
            std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed);
   r.client = client_ip_;
-  r.method = req.method_string();
-  r.target = req.target();
+  if (p) {
+    const auto& req = p->get();
+    r.method = req.method_string();
+    r.host = req[http::field::host];
+    r.target = req.target();
+  }
   r.status = result.status;
   r.bytes_in = result.bytes_in;
   r.bytes_out = result.bytes_out;
@@ -236,6 +276,8 @@ void downstream_session::record(const routing_snapshot& snap, const route_entry*
   if (route) r.pool = route->pool_name;
   r.backend = result.backend;
   r.tries = result.tries;
+  r.upstream_duration = result.upstream_duration;
+  r.termination = result.termination;
   r.request_id = request_id();
   log->write(r);
 }

@@ -11,6 +11,7 @@
 #include "http/http_io.hpp"
 #include "http/relay_buffer.hpp"
 #include "listener/worker.hpp"
+#include "tally/proxy/access_log.hpp"
 
 namespace tally::proxy {
 
@@ -35,9 +36,13 @@ class downstream_session : public session_base,
                                                            const routing_snapshot& snap);
   // Writes one of tally's own responses (error_response.hpp) with this request's id.
   net::awaitable<void> send_error(unsigned status, std::string_view detail, bool keep_alive);
-  // The response metrics and the access log line; `route` is null when no route matched.
-  void record(const routing_snapshot& snap, const route_entry* route, const request_parser& p,
+  // The response metrics and the access log line; `route` is null when no route matched, `p`
+  // when the request header could not be read.
+  void record(const routing_snapshot& snap, const route_entry* route, const request_parser* p,
               const exchange_result& result, std::chrono::steady_clock::time_point started);
+  // The same for an answer tally gave without asking a backend.
+  void record_refusal(const routing_snapshot& snap, const request_parser* p, unsigned status,
+                      access_termination why, std::chrono::steady_clock::time_point started);
   // Keeps a valid X-Request-Id from the client, or generates one.
   void assign_request_id(std::string_view from_client);
   std::string_view request_id() const noexcept { return {request_id_, request_id_size_}; }
@@ -55,6 +60,11 @@ class downstream_session : public session_base,
   char request_id_[128];
   std::size_t request_id_size_ = 0;
   bool head_request_ = false;  // the request in flight is a HEAD: tally's answers have no body
+  // Why prefetch_body gave up, for the access log (status 0: nothing was answered).
+  struct prefetch_refusal {
+    unsigned status = 0;
+    access_termination termination = access_termination::client_closed;
+  } prefetch_refusal_;
 };
 
 }  // namespace tally::proxy

@@ -61,4 +61,10 @@ std::string make_error_response(unsigned status, std::string_view detail,
   return out;
 }
 
+access_termination client_body_termination(const refusal& answer) noexcept {
+  if (answer.detail.empty()) return access_termination::client_closed;
+  return answer.status == 413 ? access_termination::body_too_large
+                              : access_termination::smuggling_rejected;
+}
+
 }  // namespace tally::proxy

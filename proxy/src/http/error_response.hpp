@@ -7,6 +7,8 @@
 
 #include <boost/system/error_code.hpp>
 
+#include "tally/proxy/access_log.hpp"
+
 namespace tally::proxy {
 
 // Complete HTTP/1.1 response bytes. `keep_alive` false adds "Connection: close". The answer to a
@@ -28,5 +30,8 @@ struct refusal {
 // limits.max_body_bytes, 400 for bad framing, and a quiet close (status 400 for the access
 // log) when the client went quiet or away.
 refusal client_body_refusal(const boost::system::error_code& ec) noexcept;
+// The access log's word for that answer: body_too_large, smuggling_rejected (bad framing) or
+// client_closed (the quiet close).
+access_termination client_body_termination(const refusal& answer) noexcept;
 
 }  // namespace tally::proxy

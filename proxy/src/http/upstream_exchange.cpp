@@ -74,6 +74,21 @@ refusal queue_refusal(slot_outcome why) {
           "retry later"};
 }
 
+// The access log's word for a try that got no usable answer.
+access_termination upstream_termination(try_failure f) {
+  switch (f) {
+    case try_failure::connect:
+    case try_failure::connect_timeout:
+      return access_termination::connect_failure;
+    case try_failure::local_resource:
+      return access_termination::local_error;
+    case try_failure::response_timeout:
+      return access_termination::upstream_timeout;
+    default:
+      return access_termination::upstream_reset;
+  }
+}
+
 // tally's answer when no backend gave one.
 refusal upstream_refusal(try_failure f) {
   switch (f) {
@@ -158,6 +173,7 @@ net::awaitable<exchange_result> upstream_exchange::run() {
     last = co_await try_backend(may_replay && !last_try);
     // The response header's arrival, before the first body piece is awaited.
     const auto answered = clock::now();
+    if (last.failure == try_failure::none) upstream_duration_ = answered - try_started;
     // Nothing reached the client yet: a backend that dies between the head and the body
     // failed this try like one that reset before answering.
     if (last.failure == try_failure::none && !(req_.upgrade && last.status == 101)) {
@@ -192,6 +208,7 @@ net::awaitable<exchange_result> upstream_exchange::run() {
   }
   if (tries_ == 0) {
     status_ = 503;
+    termination_ = access_termination::no_healthy_backend;
     auto out = result(req_.client_keep_alive && req_.parser.is_done());
     out.error = "no healthy backend in the pool";
     co_return out;
@@ -368,6 +385,10 @@ net::awaitable<exchange_result> upstream_exchange::relay_response() {
   bytes_out_ += relayed.body_bytes;
   // Once the response has started nothing can be sent instead: closing tells the client.
   if (relayed.outcome != relay_outcome::done) keep_alive = false;
+  if (relayed.outcome == relay_outcome::read_failed)
+    termination_ = access_termination::upstream_aborted;
+  else if (relayed.outcome == relay_outcome::write_failed)
+    termination_ = access_termination::client_closed;
   if (relayed.outcome == relay_outcome::done && upstream_reusable && response_->is_done() &&
       conn_->io.buffer.size() == 0)
     req_.worker.upstreams.release(std::move(conn_), clock::now());
@@ -428,6 +449,7 @@ exchange_result upstream_exchange::fail(try_failure what) {
   if (what == try_failure::client_body) {
     const auto answer = client_body_refusal(client_ec_);
     status_ = answer.status;
+    termination_ = client_body_termination(answer);
     auto out = result(false);
     out.error = answer.detail;
     out.quiet_close = answer.detail.empty();
@@ -435,6 +457,7 @@ exchange_result upstream_exchange::fail(try_failure what) {
   }
   const auto answer = upstream_refusal(what);
   status_ = answer.status;
+  termination_ = upstream_termination(what);
   // The connection can go on only when the client's request was read to its end.
   auto out = result(req_.client_keep_alive && req_.parser.is_done());
   out.error = answer.detail;
@@ -443,6 +466,7 @@ exchange_result upstream_exchange::fail(try_failure what) {
 
 exchange_result upstream_exchange::refuse(const refusal& answer) {
   status_ = answer.status;
+  termination_ = access_termination::queue_full;
   auto out = result(req_.client_keep_alive && req_.parser.is_done());
   out.error = answer.detail;
   return out;
@@ -451,6 +475,7 @@ exchange_result upstream_exchange::refuse(const refusal& answer) {
 exchange_result upstream_exchange::gone() {
   // Nothing is sent; the access log and tally_requests_total record a 503 that nobody read.
   status_ = 503;
+  termination_ = access_termination::client_closed;
   auto out = result(false);
   out.quiet_close = true;
   return out;
@@ -464,6 +489,8 @@ exchange_result upstream_exchange::result(bool keep_alive) const {
   if (backend_) out.backend = backend_->address();
   out.bytes_in = bytes_in_;
   out.bytes_out = bytes_out_;
+  out.termination = termination_;
+  out.upstream_duration = upstream_duration_;
   return out;
 }
 

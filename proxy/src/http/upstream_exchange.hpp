@@ -16,6 +16,7 @@
 #include "http/relay_buffer.hpp"
 #include "http/retry_policy.hpp"
 #include "http/upstream_pool.hpp"
+#include "tally/proxy/access_log.hpp"
 #include "tally/proxy/routing_snapshot.hpp"
 
 namespace tally::proxy {
@@ -64,6 +65,8 @@ struct exchange_result {
   std::string_view backend;  // address of the last backend tried; empty when none was
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  access_termination termination = access_termination::ok;  // for the access log
+  std::chrono::nanoseconds upstream_duration{-1};  // last try's start to its response header
 };
 
 class upstream_exchange {
@@ -102,7 +105,9 @@ class upstream_exchange {
   std::size_t pending_ = 0;    // response body bytes already in the relay buffer
   bool early_answer_ = false;  // the backend answered before taking the whole request body
   error_code client_ec_;       // why reading the client's body failed (try_failure::client_body)
-  error_code local_ec_;        // what ran out (try_failure::local_resource)
+  access_termination termination_ = access_termination::ok;
+  std::chrono::nanoseconds upstream_duration_{-1};
+  error_code local_ec_;  // what ran out (try_failure::local_resource)
 };
 
 }  // namespace tally::proxy

@@ -104,7 +104,14 @@ TEST_CASE("metrics: counts land on the right labels") {
   m.count_checkpoint_restore(false);
   m.set_downstream_connections(7);
   m.set_peer_up("lb-2", true);
-  m.set_backend_state("web", "127.0.0.1:9002", {false, true, 2, 5, 3});
+  m.set_backend_state("web", "127.0.0.1:9002",
+                      {.up = false,
+                       .local_up = true,
+                       .votes_down = 2,
+                       .active_requests = 5,
+                       .drained = true,
+                       .weight = 4,
+                       .queued_requests = 3});
 
   const std::string t = m.scrape();
   CHECK(sample(t, R"(tally_requests_total{code="200",pool="web"})") == 2);
@@ -150,6 +157,9 @@ TEST_CASE("metrics: counts land on the right labels") {
   CHECK(sample(t, R"(tally_backend_active_requests{backend="127.0.0.1:9002",pool="web"})") == 5);
   CHECK(sample(t, R"(tally_backend_queue_length{backend="127.0.0.1:9002",pool="web"})") == 3);
   CHECK(sample(t, R"(tally_backend_queue_length{backend="127.0.0.1:9001",pool="web"})") == 0);
+  CHECK(sample(t, R"(tally_backend_drained{backend="127.0.0.1:9002",pool="web"})") == 1);
+  CHECK(sample(t, R"(tally_backend_weight{backend="127.0.0.1:9002",pool="web"})") == 4);
+  CHECK(sample(t, R"(tally_backend_ejected{backend="127.0.0.1:9002",pool="web"})") == 0);
 }
 
 TEST_CASE("metrics: duration histogram has the proxy buckets - cumulative - with +Inf") {

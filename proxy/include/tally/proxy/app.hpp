@@ -12,6 +12,10 @@
 
 namespace tally::proxy {
 
+// log.level and log.format of `cfg` for the operational log; app applies it at start and on
+// every reload, `tally serve` before its first line.
+void apply_log_settings(const config::config& cfg);
+
 struct app_options {
   // File to re-read on SIGHUP and POST /reload; empty = the config came from elsewhere.
   std::string config_path;
