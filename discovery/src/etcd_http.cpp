@@ -40,8 +40,9 @@ net::awaitable<std::string> connect(beast::tcp_stream& stream, const config::hos
   co_return cec ? describe("connect", endpoint, cec) : std::string();
 }
 
-http::request<http::string_body> make_request(const config::host_port& endpoint, std::string path,
-                                              std::string body, const std::string& token) {
+http::request<http::string_body> make_request(const config::host_port& endpoint,
+                                              std::string_view path, std::string body,
+                                              const std::string& token) {
   http::request<http::string_body> req{http::verb::post, path, 11};
   req.set(http::field::host, endpoint.text);
   req.set(http::field::content_type, "application/json");
