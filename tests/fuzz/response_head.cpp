@@ -60,7 +60,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto code = r.result_int();
     // read_response_head(): a status HTTP does not define, two Transfer-Encoding fields, a 101
     // nobody asked for, or an interim response past the cap: tally answers 502 itself.
-    if (code < 100 || code > 599 || r.count(http::field::transfer_encoding) > 1) return 0;
+    if (code < 100 || code > 599 || r.count(http::field::transfer_encoding) > 1 ||
+        p->chunked() != r.chunked())
+      return 0;
     if (code == 101 && !upgrade_requested) return 0;
     if (code >= 100 && code < 200 && code != 101) {
       if (interim >= max_interim) return 0;

@@ -195,7 +195,8 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
   // Routes and the backend see one path: the normalised one.
   std::string_view path;
   if (!normalize_path(raw_path, path_, path)) {
-    co_await send_error(400, "the request path climbs above / with \"..\"", false);
+    co_await send_error(
+        400, "the request path climbs above / with \"..\" or has a malformed %-escape", false);
     record_refusal(snap, &p, 400, access_termination::bad_request, started);
     co_return false;
   }

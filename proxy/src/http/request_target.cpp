@@ -72,6 +72,9 @@ bool normalize_path(std::string_view path, std::string& storage, std::string_vie
     const char c = path[i];
     const int hi = c == '%' && i + 2 < path.size() ? hex_value(path[i + 1]) : -1;
     const int lo = hi >= 0 ? hex_value(path[i + 2]) : -1;
+    // A '%' must start an escape (RFC 3986 2.1): left alone, "%6%41" would decode to "%6A",
+    // which the backend would decode again to a path the routes never saw.
+    if (c == '%' && lo < 0) return false;
     if (lo < 0) {
       decoded += c;
       continue;

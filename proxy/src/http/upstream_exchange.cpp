@@ -323,7 +323,10 @@ net::awaitable<try_failure> upstream_exchange::read_response_head(std::chrono::m
     const auto code = res.result_int();
     // Beast takes any three digits; a status HTTP does not define cannot be relayed, and two
     // Transfer-Encoding fields leave the framing to whichever field a reader believes.
-    const bool invalid = code < 100 || code > 599 || res.count(http::field::transfer_encoding) > 1;
+    // One field listing chunked twice ("chunked, chunked") fools message::chunked() the same way.
+    const bool invalid = code < 100 || code > 599 ||
+                         res.count(http::field::transfer_encoding) > 1 ||
+                         response_->chunked() != res.chunked();
     // A 101 switches protocols only for an upgrade the client asked for (and tally forwarded).
     const bool unasked_switch = code == 101 && !req_.upgrade;
     if (invalid || unasked_switch ||

@@ -35,7 +35,10 @@ TEST_CASE("normalize_path: unreserved characters decoded - other escapes kept, u
   CHECK(normal("/%7Euser/%2d%5F") == "/~user/-_");
   CHECK(normal("/a%2fb") == "/a%2Fb");
   CHECK(normal("/a%20b") == "/a%20b");
-  CHECK(normal("/a%zzb%4") == "/a%zzb%4");  // not an escape: left alone
+  // A '%' that starts no escape is 400: "%6%41" would decode to "%6A", decoded again upstream.
+  CHECK(normal("/a%zzb") == "400");
+  CHECK(normal("/a%4") == "400");
+  CHECK(normal("/va%6%41b") == "400");
 }
 
 TEST_CASE("normalize_path: repeated slashes merged - dot-segments removed") {
