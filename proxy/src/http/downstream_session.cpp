@@ -17,29 +17,18 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
-// The access log's word for a header that could not be read.
-access_termination header_termination(header_read status) {
-  switch (status) {
-    case header_read::timed_out:
-      return access_termination::header_timeout;
-    case header_read::too_large:
-      return access_termination::headers_too_large;
-    case header_read::body_too_large:
-      return access_termination::body_too_large;
-    default:
-      return access_termination::bad_request;
-  }
-}
-
 // tally's answer to a request header that could not be read; nullopt: close quietly.
 std::optional<refusal> header_refusal(header_read status) {
   switch (status) {
     case header_read::timed_out:
-      return refusal{408, "the request header did not arrive in time"};
+      return refusal{408, "the request header did not arrive in time",
+                     access_termination::header_timeout};
     case header_read::too_large:
-      return refusal{431, "the request header block is larger than limits.max_header_bytes"};
+      return refusal{431, "the request header block is larger than limits.max_header_bytes",
+                     access_termination::headers_too_large};
     case header_read::body_too_large:
-      return refusal{413, "the request body is larger than limits.max_body_bytes"};
+      return refusal{413, "the request body is larger than limits.max_body_bytes",
+                     access_termination::body_too_large};
     case header_read::malformed:
       return refusal{400, "malformed request"};
     default:
@@ -128,7 +117,7 @@ net::awaitable<bool> downstream_session::next_request(bool first) {
       const auto started = clock::now();
       co_await send_error(answer->status, answer->detail, false);
       // The header is incomplete: nothing of it is trusted enough to log.
-      record_refusal(*snap, nullptr, answer->status, header_termination(head.status), started);
+      record_refusal(*snap, nullptr, *answer, started);
     }
     co_return false;
   }
@@ -139,7 +128,7 @@ net::awaitable<bool> downstream_session::next_request(bool first) {
   if (problem) {
     const auto started = clock::now();
     co_await send_error(400, problem, false);
-    record_refusal(*snap, &parser, 400, access_termination::smuggling_rejected, started);
+    record_refusal(*snap, &parser, {400, {}, access_termination::smuggling_rejected}, started);
     co_return false;
   }
   // The request is served by the routing table current when it arrived, not the one from before
@@ -159,7 +148,7 @@ net::awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
       io_.deadline.expires_after(snap.cfg->timeouts.idle);
       auto [ec, n] = co_await net::async_write(io_.socket, net::buffer(cont), use_tuple);
       if (ec) {
-        prefetch_refusal_ = prefetch_refusal{0, access_termination::client_closed};
+        prefetch_refusal_ = refusal{0, {}, access_termination::client_closed};
         co_return std::nullopt;
       }
     }
@@ -169,10 +158,9 @@ net::awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
   // or an oversized body is caught here, and a body that fits is complete and replayable.
   auto [ec, got] = co_await read_body_piece(io_, p, relay_, snap.cfg->timeouts.idle);
   if (!ec) co_return got;
-  const auto answer = client_body_refusal(ec);
-  prefetch_refusal_.status = answer.status;
-  prefetch_refusal_.termination = client_body_termination(answer);
-  if (!answer.detail.empty()) co_await send_error(answer.status, answer.detail, false);
+  prefetch_refusal_ = client_body_refusal(ec);
+  if (!prefetch_refusal_.detail.empty())
+    co_await send_error(prefetch_refusal_.status, prefetch_refusal_.detail, false);
   co_return std::nullopt;
 }
 
@@ -189,7 +177,7 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
   std::string_view raw_path;
   if (!request_path(target, host, raw_path)) {
     co_await send_error(400, "the request target is not a path or an absolute URI", false);
-    record_refusal(snap, &p, 400, access_termination::bad_request, started);
+    record_refusal(snap, &p, {400, {}, access_termination::bad_request}, started);
     co_return false;
   }
   // Routes and the backend see one path: the normalised one.
@@ -197,7 +185,7 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
   if (!normalize_path(raw_path, path_, path)) {
     co_await send_error(
         400, "the request path climbs above / with \"..\" or has a malformed %-escape", false);
-    record_refusal(snap, &p, 400, access_termination::bad_request, started);
+    record_refusal(snap, &p, {400, {}, access_termination::bad_request}, started);
     co_return false;
   }
   // Absolute-form goes upstream in origin form, its authority as Host (RFC 9112 section 3.2.2).
@@ -214,7 +202,7 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
     // The body (if any) is unread: the connection cannot carry another request.
     const bool reusable = keep_alive && p.is_done();
     co_await send_error(404, "no route matches this host and path", reusable);
-    record_refusal(snap, &p, 404, access_termination::no_route, started);
+    record_refusal(snap, &p, {404, {}, access_termination::no_route}, started);
     co_return reusable;
   }
   const bool upgrade = wants_upgrade(req.base());
@@ -222,7 +210,7 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
   if (!p.is_done()) {
     auto got = co_await prefetch_body(p, snap);
     if (!got) {
-      record_refusal(snap, &p, prefetch_refusal_.status, prefetch_refusal_.termination, started);
+      record_refusal(snap, &p, prefetch_refusal_, started);
       co_return false;
     }
     prefetched = *got;
@@ -240,11 +228,10 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
 }
 
 void downstream_session::record_refusal(const routing_snapshot& snap, const request_parser* p,
-                                        unsigned status, access_termination why,
-                                        clock::time_point started) {
+                                        const refusal& answer, clock::time_point started) {
   exchange_result refused;
-  refused.status = status;
-  refused.termination = why;
+  refused.status = answer.status;
+  refused.termination = answer.termination;
   record(snap, nullptr, p, refused, started);
 }
 

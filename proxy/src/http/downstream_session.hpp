@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "http/error_response.hpp"
 #include "http/http_io.hpp"
 #include "http/relay_buffer.hpp"
 #include "listener/worker.hpp"
@@ -41,8 +42,8 @@ class downstream_session : public session_base,
   void record(const routing_snapshot& snap, const route_entry* route, const request_parser* p,
               const exchange_result& result, std::chrono::steady_clock::time_point started);
   // The same for an answer tally gave without asking a backend.
-  void record_refusal(const routing_snapshot& snap, const request_parser* p, unsigned status,
-                      access_termination why, std::chrono::steady_clock::time_point started);
+  void record_refusal(const routing_snapshot& snap, const request_parser* p, const refusal& answer,
+                      std::chrono::steady_clock::time_point started);
   // Keeps a valid X-Request-Id from the client, or generates one.
   void assign_request_id(std::string_view from_client);
   std::string_view request_id() const noexcept { return {request_id_, request_id_size_}; }
@@ -61,10 +62,7 @@ class downstream_session : public session_base,
   std::size_t request_id_size_ = 0;
   bool head_request_ = false;  // the request in flight is a HEAD: tally's answers have no body
   // Why prefetch_body gave up, for the access log (status 0: nothing was answered).
-  struct prefetch_refusal {
-    unsigned status = 0;
-    access_termination termination = access_termination::client_closed;
-  } prefetch_refusal_;
+  refusal prefetch_refusal_;
 };
 
 }  // namespace tally::proxy

@@ -32,11 +32,12 @@ std::string_view reason_phrase(unsigned status) noexcept {
 refusal client_body_refusal(const boost::system::error_code& ec) noexcept {
   namespace http = boost::beast::http;
   if (ec == http::error::body_limit)
-    return {413, "the request body is larger than limits.max_body_bytes"};
+    return {413, "the request body is larger than limits.max_body_bytes",
+            access_termination::body_too_large};
   if (ec == boost::beast::error::timeout || ec == boost::asio::error::eof ||
       ec == boost::asio::error::connection_reset)
-    return {400, {}};
-  return {400, "malformed request body framing"};
+    return {400, {}, access_termination::client_closed};
+  return {400, "malformed request body framing", access_termination::smuggling_rejected};
 }
 
 std::string make_error_response(unsigned status, std::string_view detail,
@@ -59,12 +60,6 @@ std::string make_error_response(unsigned status, std::string_view detail,
   out.append("Via: 1.1 tally\r\n\r\n");
   if (!head_request) out.append(body);
   return out;
-}
-
-access_termination client_body_termination(const refusal& answer) noexcept {
-  if (answer.detail.empty()) return access_termination::client_closed;
-  return answer.status == 413 ? access_termination::body_too_large
-                              : access_termination::smuggling_rejected;
 }
 
 }  // namespace tally::proxy

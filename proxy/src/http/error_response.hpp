@@ -20,18 +20,17 @@ std::string make_error_response(unsigned status, std::string_view detail,
 
 std::string_view reason_phrase(unsigned status) noexcept;
 
-// One of tally's own answers: a status and the text its body explains it with.
+// One of tally's own answers: a status, the text its body explains it with, and the access
+// log's word for how the request ended.
 struct refusal {
   unsigned status = 0;
   std::string_view detail;  // empty: no answer, the connection closes quietly
+  access_termination termination = access_termination::bad_request;
 };
 
 // The answer when reading a request body fails, before or while it is sent upstream: 413 over
 // limits.max_body_bytes, 400 for bad framing, and a quiet close (status 400 for the access
 // log) when the client went quiet or away.
 refusal client_body_refusal(const boost::system::error_code& ec) noexcept;
-// The access log's word for that answer: body_too_large, smuggling_rejected (bad framing) or
-// client_closed (the quiet close).
-access_termination client_body_termination(const refusal& answer) noexcept;
 
 }  // namespace tally::proxy

@@ -68,47 +68,39 @@ upstream_outcome outcome_of(const try_report& t) {
 // tally's answer when the chosen backend had no slot (max_connections) for the request.
 refusal queue_refusal(slot_outcome why) {
   if (why == slot_outcome::queue_full)
-    return {503, "the backend is at its pool's max_connections and its queue is full; retry later"};
+    return {503, "the backend is at its pool's max_connections and its queue is full; retry later",
+            access_termination::queue_full};
   return {503,
           "no slot of the backend freed up within its pool's queue.timeout (max_connections); "
-          "retry later"};
-}
-
-// The access log's word for a try that got no usable answer.
-access_termination upstream_termination(try_failure f) {
-  switch (f) {
-    case try_failure::connect:
-    case try_failure::connect_timeout:
-      return access_termination::connect_failure;
-    case try_failure::local_resource:
-      return access_termination::local_error;
-    case try_failure::response_timeout:
-      return access_termination::upstream_timeout;
-    default:
-      return access_termination::upstream_reset;
-  }
+          "retry later",
+          access_termination::queue_full};
 }
 
 // tally's answer when no backend gave one.
 refusal upstream_refusal(try_failure f) {
   switch (f) {
     case try_failure::connect:
-      return {502, "could not connect to a backend"};
+      return {502, "could not connect to a backend", access_termination::connect_failure};
     case try_failure::local_resource:
       // Ours, not the backend's, and usually short-lived: 503 with Retry-After asks the client
       // to come back, where a 502 would blame the backend.
       return {503,
               "tally is out of file descriptors, local ports or memory to reach a backend; "
               "retry shortly (operators: raise the descriptor limit or lower "
-              "limits.max_connections)"};
+              "limits.max_connections)",
+              access_termination::local_error};
     case try_failure::connect_timeout:
-      return {504, "connecting to a backend timed out (timeouts.connect)"};
+      return {504, "connecting to a backend timed out (timeouts.connect)",
+              access_termination::connect_failure};
     case try_failure::send:
-      return {502, "the backend closed the connection while the request was sent"};
+      return {502, "the backend closed the connection while the request was sent",
+              access_termination::upstream_reset};
     case try_failure::response_timeout:
-      return {504, "the backend did not answer within timeouts.upstream_response"};
+      return {504, "the backend did not answer within timeouts.upstream_response",
+              access_termination::upstream_timeout};
     default:
-      return {502, "the backend closed the connection or sent an invalid response"};
+      return {502, "the backend closed the connection or sent an invalid response",
+              access_termination::upstream_reset};
   }
 }
 
@@ -452,24 +444,19 @@ exchange_result upstream_exchange::fail(try_failure what) {
   if (what == try_failure::client_body) {
     const auto answer = client_body_refusal(client_ec_);
     status_ = answer.status;
-    termination_ = client_body_termination(answer);
+    termination_ = answer.termination;
     auto out = result(false);
     out.error = answer.detail;
     out.quiet_close = answer.detail.empty();
     return out;
   }
-  const auto answer = upstream_refusal(what);
-  status_ = answer.status;
-  termination_ = upstream_termination(what);
-  // The connection can go on only when the client's request was read to its end.
-  auto out = result(req_.client_keep_alive && req_.parser.is_done());
-  out.error = answer.detail;
-  return out;
+  return refuse(upstream_refusal(what));
 }
 
 exchange_result upstream_exchange::refuse(const refusal& answer) {
   status_ = answer.status;
-  termination_ = access_termination::queue_full;
+  termination_ = answer.termination;
+  // The connection can go on only when the client's request was read to its end.
   auto out = result(req_.client_keep_alive && req_.parser.is_done());
   out.error = answer.detail;
   return out;
