@@ -117,8 +117,8 @@ net::awaitable<void> run_target(std::shared_ptr<checker_shared> shared,
     if (t->retired) co_return;
     const steady::time_point started = steady::now();
     try {
-      probe_result r =
-          co_await probe(t->target.endpoint, t->target.backend->address(), t->target.cfg);
+      probe_result r = co_await probe(t->target.endpoint, t->target.backend->address(),
+                                      t->target.cfg, t->target.tls, t->target.host);
       if (t->retired) co_return;
       record_result(*shared, *t, r);
     } catch (const std::exception& e) {

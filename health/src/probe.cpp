@@ -1,6 +1,9 @@
 #include "tally/health/probe.hpp"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
@@ -46,19 +49,12 @@ bool status_expected(unsigned status, const std::vector<config::status_range>& r
   return false;
 }
 
-net::awaitable<probe_result> probe(net::ip::tcp::endpoint endpoint, std::string host,
-                                   config::health_check_config cfg) {
-  beast::tcp_stream stream(co_await net::this_coro::executor);
-  // One deadline for the whole probe: a backend that accepts but never answers fails as a
-  // timeout after `timeout`, not after several per-step timeouts.
-  stream.expires_after(cfg.timeout);
+namespace {
 
-  if (auto [ec] = co_await stream.async_connect(endpoint, use_tuple); ec) {
-    auto r = failed("connect", ec, cfg);
-    r.local_error = local_resource_error(ec);
-    co_return r;
-  }
-
+// The request and the response header, on a plain or a TLS stream.
+template <class Stream>
+net::awaitable<probe_result> exchange(Stream& stream, const std::string& host,
+                                      const config::health_check_config& cfg) {
   http::request<http::empty_body> req{http::verb::get, cfg.path, 11};
   req.set(http::field::host, host);
   req.set(http::field::connection, "close");
@@ -73,16 +69,53 @@ net::awaitable<probe_result> probe(net::ip::tcp::endpoint endpoint, std::string 
   if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple); ec) {
     co_return failed("read", ec, cfg);
   }
-
-  // We asked for Connection: close and read only the header; closing now discards any body.
-  error_code ignored;
-  stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-  stream.close();
-
   probe_result r;
   r.status = parser.get().result_int();
   r.ok = status_expected(r.status, cfg.expect_status);
   r.reason = "status " + std::to_string(r.status);
+  co_return r;
+}
+
+}  // namespace
+
+net::awaitable<probe_result> probe(net::ip::tcp::endpoint endpoint, std::string host,
+                                   config::health_check_config cfg,
+                                   std::shared_ptr<const tls::client_tls> tls,
+                                   std::string tls_host) {
+  beast::tcp_stream stream(co_await net::this_coro::executor);
+  // One deadline for the whole probe: a backend that accepts but never answers fails as a
+  // timeout after `timeout`, not after several per-step timeouts.
+  stream.expires_after(cfg.timeout);
+
+  if (auto [ec] = co_await stream.async_connect(endpoint, use_tuple); ec) {
+    auto r = failed("connect", ec, cfg);
+    r.local_error = local_resource_error(ec);
+    co_return r;
+  }
+
+  probe_result r;
+  if (tls) {
+    net::ssl::stream<beast::tcp_stream&> secure(stream, tls->context());
+    if (!tls->prepare(secure.native_handle(), tls_host)) {
+      r.reason = "tls: cannot set up the connection (out of memory)";
+      r.local_error = true;
+      co_return r;
+    }
+    if (auto [ec] = co_await secure.async_handshake(net::ssl::stream_base::client, use_tuple); ec) {
+      r = failed("tls handshake", ec, cfg);
+      if (const auto verify = SSL_get_verify_result(secure.native_handle()); verify != X509_V_OK)
+        r.reason = std::string("tls handshake: certificate verify failed: ") +
+                   X509_verify_cert_error_string(verify);
+      co_return r;
+    }
+    r = co_await exchange(secure, host, cfg);
+  } else {
+    r = co_await exchange(stream, host, cfg);
+  }
+  // We asked for Connection: close and read only the header; closing now discards any body.
+  error_code ignored;
+  stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  stream.close();
   co_return r;
 }
 

@@ -39,6 +39,23 @@ tcp::endpoint endpoint_of(const config::host_port& hp) {
   return ep;
 }
 
+// The client listeners of `snap`, resolved, with their TLS. Throws when a name does not resolve.
+std::vector<listener_spec> listener_specs(const routing_snapshot& snap) {
+  std::vector<listener_spec> specs;
+  for (std::size_t i = 0; i < snap.listeners.size(); ++i)
+    specs.push_back(listener_spec{snap.listeners[i].name,
+                                  endpoint_of(snap.cfg->listeners[i].address),
+                                  snap.listeners[i].tls});
+  return specs;
+}
+
+std::string listener_names(const config::config& cfg) {
+  std::string out;
+  for (const auto& l : cfg.listeners)
+    out += (out.empty() ? "" : ", ") + l.address.text + (l.tls ? " (tls)" : "");
+  return out;
+}
+
 }  // namespace
 
 // The config's words map onto the log's enums by position.
@@ -136,7 +153,8 @@ void app::start() {
   log_info("tally " TALLY_VERSION " listening on " +
            d.proxy->local_endpoint().address().to_string() + ":" + std::to_string(proxy_port()) +
            " (admin " + d.admin->local_endpoint().address().to_string() + ":" +
-           std::to_string(admin_port()) + ", " + std::to_string(d.proxy->workers()) + " workers)");
+           std::to_string(admin_port()) + ", " + std::to_string(d.proxy->workers()) + " workers)" +
+           listening_detail());
 }
 
 void app::impl::build_proxy(const config::config& cfg) {
@@ -208,9 +226,9 @@ void app::impl::refresh_gauges_on_scrape() {
 
 void app::impl::open_listeners(const config::config& cfg) {
   try {
-    proxy->listen(endpoint_of(cfg.listen));
+    proxy->listen(listener_specs(*snapshots->load()));
   } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("cannot listen on " + cfg.listen.text + ": " + e.code().message() +
+    throw std::runtime_error("cannot listen on " + listener_names(cfg) + ": " + e.code().message() +
                              " (is another process using it? change `listen`)");
   }
   routes = std::make_unique<admin_routes>(admin_routes::context{
@@ -245,6 +263,24 @@ void app::impl::open_listeners(const config::config& cfg) {
 
 std::uint16_t app::proxy_port() const {
   return impl_->proxy->local_endpoint().port();
+}
+std::vector<std::uint16_t> app::proxy_ports() const {
+  std::vector<std::uint16_t> ports;
+  for (const auto& ep : impl_->proxy->local_endpoints())
+    ports.push_back(ep.port());
+  return ports;
+}
+
+// With more than one listener, or TLS: every listener with its bound port.
+std::string app::listening_detail() const {
+  const auto& cfg = *impl_->snapshots->load()->cfg;
+  if (cfg.listeners.size() == 1 && !cfg.listeners.front().tls) return {};
+  const auto eps = impl_->proxy->local_endpoints();
+  std::string out = "; listeners:";
+  for (std::size_t i = 0; i < cfg.listeners.size() && i < eps.size(); ++i)
+    out += std::string(i ? ", " : " ") + eps[i].address().to_string() + ":" +
+           std::to_string(eps[i].port()) + (cfg.listeners[i].tls ? " https" : " http");
+  return out;
 }
 std::uint16_t app::admin_port() const {
   return impl_->admin->local_endpoint().port();
@@ -307,7 +343,7 @@ void app::impl::watch_signals() {
 void app::impl::watch_health() {
   if (!checker) return;
   auto snap = snapshots->load();
-  checker->set_targets(health::targets_for(snap->pools, snap->endpoints));
+  checker->set_targets(health::targets_for(snap->pools, snap->endpoints, snap->upstream_tls));
   publish_members(*snap);
 }
 
@@ -420,6 +456,8 @@ std::string app::impl::reload_now() {
     }
     return text;
   }
+  for (const auto& w : loaded.warnings)
+    log_warn(w.to_string());
   auto current = snapshots->load();
   // All or nothing: everything is built before anything is touched, so a rejected file leaves
   // the listener and the routing table as they were.
@@ -432,18 +470,23 @@ std::string app::impl::reload_now() {
     log_error(std::string("reload rejected: ") + e.what());
     return std::string(e.what()) + "\n";
   }
-  if (loaded.value->listen.text != current->cfg->listen.text) {
-    error_code ec;
-    auto ep = resolve_address(loaded.value->listen, ec);
-    if (!ec) ec = proxy->rebind(ep);
-    if (ec) {
+  {
+    // Always: an unchanged address keeps its socket but may take new certificates.
+    std::string problem;
+    try {
+      if (auto ec = proxy->rebind(listener_specs(*next))) problem = ec.message();
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!problem.empty()) {
       registry.count_config_reload(false);
-      auto msg = "reload rejected: cannot listen on " + loaded.value->listen.text + ": " +
-                 ec.message() + "; still serving on " + current->cfg->listen.text;
+      auto msg = "reload rejected: cannot listen on " + listener_names(*loaded.value) + ": " +
+                 problem + "; still serving on " + listener_names(*current->cfg);
       log_error(msg);
       return msg + "\n";
     }
-    log_info("reload: now listening on " + loaded.value->listen.text);
+    if (listener_names(*loaded.value) != listener_names(*current->cfg))
+      log_info("reload: now listening on " + listener_names(*loaded.value));
   }
   cap_connections(*loaded.value);
   snapshots->store(std::move(next));

@@ -80,6 +80,8 @@ int serve(const std::string& path) {
     return 1;
   }
   tally::proxy::apply_log_settings(*result.value);
+  for (const auto& w : result.warnings)
+    tally::proxy::log_warn(w.to_string());
   auto limits = tally::proxy::raise_fd_limit();
   auto warning = tally::proxy::fd_budget_warning(*result.value, limits.soft);
   if (!warning.empty()) tally::proxy::log_warn(warning);

@@ -96,7 +96,7 @@ net::awaitable<slot_result> acquire_slot(balancer::backend& b, std::chrono::mill
   }
   queued_guard guard(slots, *waiter);
   waiter->timer.expires_after(timeout);
-  watch_client(waiter, client.socket);
+  watch_client(waiter, client.socket.lowest_layer());
   co_await waiter->timer.async_wait(use_tuple);
   waiter->waiting = false;
   error_code ignored;

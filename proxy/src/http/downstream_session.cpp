@@ -10,12 +10,18 @@
 #include "http/request_target.hpp"
 #include "http/upstream_exchange.hpp"
 #include "listener/proxy_shared.hpp"
+#include "tally/proxy/log.hpp"
+#include "tally/tls/server_tls.hpp"
+#include "tally/tls/tls_settings.hpp"
 
 namespace tally::proxy {
 
 using clock = std::chrono::steady_clock;
+using tls::describe_tls_error;
 
 namespace {
+
+constexpr std::chrono::seconds tls_close_wait{1};
 
 // tally's answer to a request header that could not be read; nullopt: close quietly.
 std::optional<refusal> header_refusal(header_read status) {
@@ -38,8 +44,9 @@ std::optional<refusal> header_refusal(header_read status) {
 
 }  // namespace
 
-downstream_session::downstream_session(worker& w, tcp::socket socket)
-    : worker_(w), io_(std::move(socket)) {
+downstream_session::downstream_session(worker& w, tcp::socket socket,
+                                       std::shared_ptr<server_tls> tls)
+    : worker_(w), io_(proxy_stream(std::move(socket))), tls_(std::move(tls)) {
   error_code ec;
   auto remote = io_.socket.remote_endpoint(ec);
   client_ip_ = ec ? std::string("unknown") : remote.address().to_string();
@@ -88,9 +95,35 @@ net::awaitable<void> downstream_session::send_error(unsigned status, std::string
 }
 
 net::awaitable<void> downstream_session::run() {
+  if (tls_ && !co_await handshake()) {
+    close();
+    co_return;
+  }
   for (bool first = true; co_await next_request(first); first = false) {
   }
+  if (io_.socket.secure() && io_.socket.is_open()) {
+    // close_notify tells the client the response ended here and was not cut off; its own
+    // close_notify (or its close) is awaited briefly, as nginx's ssl shutdown does.
+    io_.deadline.expires_after(tls_close_wait);
+    co_await io_.socket.tls()->async_shutdown(use_tuple);
+  }
   close();
+}
+
+net::awaitable<bool> downstream_session::handshake() {
+  auto& stream = io_.socket.start_tls(tls_->context());
+  io_.deadline.expires_after(worker_.snapshot()->cfg->timeouts.request_header);
+  auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, use_tuple);
+  tls_->count_handshake(!ec);
+  if (ec) {
+    // Scanners and clients that distrust the certificate fail here all day: debug, not warn.
+    if (log_enabled(log_level::debug))
+      log_debug("tls handshake with " + client_ip_ + " on " + tls_->listener() + " failed: " +
+                (io_.deadline.timed_out() ? std::string("timed out (timeouts.request_header)")
+                                          : describe_tls_error(ec)));
+    co_return false;
+  }
+  co_return true;
 }
 
 net::awaitable<bool> downstream_session::next_request(bool first) {

@@ -21,7 +21,8 @@ struct exchange_result;
 class downstream_session : public session_base,
                            public std::enable_shared_from_this<downstream_session> {
  public:
-  downstream_session(worker& w, tcp::socket socket);
+  // `tls` set: the listener is TLS, and the handshake comes before the first request.
+  downstream_session(worker& w, tcp::socket socket, std::shared_ptr<server_tls> tls);
   ~downstream_session() override;
 
   static void start(std::shared_ptr<downstream_session> self);
@@ -29,6 +30,9 @@ class downstream_session : public session_base,
 
  private:
   net::awaitable<void> run();
+  // The TLS handshake, within timeouts.request_header (a client that connects and says nothing
+  // is closed like one that sends no request). False: close the connection.
+  net::awaitable<bool> handshake();
   // Reads and checks one request header and serves the request; false: close the connection.
   net::awaitable<bool> next_request(bool first);
   net::awaitable<bool> serve(request_parser& p, const routing_snapshot& snap);
@@ -51,7 +55,8 @@ class downstream_session : public session_base,
 
   worker& worker_;
   connection_io io_;
-  bool idle_ = false;  // between requests, nothing of the next one received yet
+  std::shared_ptr<server_tls> tls_;  // this connection's certificates, kept across a reload
+  bool idle_ = false;                // between requests, nothing of the next one received yet
   std::string client_ip_;
   relay_buffer relay_;
   header_arena arena_;  // fields of the request and response in flight

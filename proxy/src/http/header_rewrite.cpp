@@ -153,7 +153,8 @@ void serialize_upstream_request(std::string& out, const http::header<true, Field
   if (ctx.upgrade) out.append("Connection: upgrade\r\n");
   out.append("X-Forwarded-For: ");
   if (has_forwarded_for) append_lists(out, req, [](const auto& f) { return is_forwarded_for(f); });
-  out.append(ctx.client_ip).append("\r\nX-Forwarded-Proto: http\r\n");
+  out.append(ctx.client_ip)
+      .append(ctx.secure ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n");
   if (!host.empty()) append_field(out, "X-Forwarded-Host", host);
   out.append("Via: ");
   if (has_via) append_lists(out, req, [](const auto& f) { return is_via(f); });

@@ -20,6 +20,7 @@ struct forward_context {
   bool upgrade = false;          // keep Connection: upgrade + Upgrade (WebSocket and friends)
   std::string_view target;       // the request target to send; empty: the client's
   std::string_view host;         // replaces Host (an absolute-form target's authority); empty: kept
+  bool secure = false;           // the client connection is TLS: X-Forwarded-Proto: https
 };
 
 // Request line and fields for the backend: always HTTP/1.1; hop-by-hop fields (Connection,

@@ -19,6 +19,7 @@
 #include <boost/asio/write.hpp>
 
 #include "http/net_types.hpp"
+#include "http/proxy_stream.hpp"
 #include "http/relay_buffer.hpp"
 #include "http/socket_deadline.hpp"
 
@@ -41,7 +42,7 @@ struct basic_connection_io {
     return ec && deadline.timed_out() ? error_code(beast::error::timeout) : ec;
   }
 };
-using connection_io = basic_connection_io<tcp::socket>;
+using connection_io = basic_connection_io<proxy_stream>;
 
 enum class header_read { ok, closed, timed_out, too_large, body_too_large, malformed };
 

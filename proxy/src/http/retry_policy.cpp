@@ -28,6 +28,7 @@ retry_decision decide_retry(const try_report& t, const config::retry_config& cfg
     case try_failure::local_resource:
       return d;
     case try_failure::connect:
+    case try_failure::tls_handshake:
       d.backend_failed = true;
       d.reason = rc::connect_failure;
       d.retry = cfg.retries_on(rc::connect_failure);

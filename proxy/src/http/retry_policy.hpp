@@ -24,6 +24,8 @@ enum class try_failure : std::uint8_t {
   client_body,       // reading the client's body failed: not the backend's fault
   local_resource,    // no descriptor, port or memory here to connect with: not the backend's
                      // fault, and another backend would fail the same way
+  tls_handshake,     // the TLS handshake failed (e.g. the certificate did not verify): nothing
+                     // of the request was sent
 };
 
 struct try_report {

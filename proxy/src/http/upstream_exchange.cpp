@@ -1,5 +1,8 @@
 #include "http/upstream_exchange.hpp"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <limits>
 #include <random>
 
@@ -14,10 +17,13 @@
 #include "listener/proxy_shared.hpp"
 #include "tally/health/local_errors.hpp"
 #include "tally/proxy/log.hpp"
+#include "tally/tls/client_tls.hpp"
+#include "tally/tls/tls_settings.hpp"
 
 namespace tally::proxy {
 
 using clock = std::chrono::steady_clock;
+using tls::describe_tls_error;
 
 namespace {
 
@@ -60,6 +66,8 @@ upstream_outcome outcome_of(const try_report& t) {
       return upstream_outcome::aborted;
     case try_failure::local_resource:
       return upstream_outcome::local_error;
+    case try_failure::tls_handshake:
+      return upstream_outcome::tls_error;
     default:
       return upstream_outcome::reset;
   }
@@ -89,6 +97,9 @@ refusal upstream_refusal(try_failure f) {
               "retry shortly (operators: raise the descriptor limit or lower "
               "limits.max_connections)",
               access_termination::local_error};
+    case try_failure::tls_handshake:
+      return {502, "the TLS handshake with the backend failed (see the log for the reason)",
+              access_termination::upstream_tls};
     case try_failure::connect_timeout:
       return {504, "connecting to a backend timed out (timeouts.connect)",
               access_termination::connect_failure};
@@ -231,7 +242,39 @@ net::awaitable<try_failure> upstream_exchange::connect() {
     co_return timed_out ? try_failure::connect_timeout : try_failure::connect;
   }
   conn_->io.socket.set_option(tcp::no_delay(true), ec);
+  if (const auto& tls = req_.snap.upstream_tls[req_.pool_index]) co_return co_await start_tls(*tls);
   co_return try_failure::none;
+}
+
+net::awaitable<try_failure> upstream_exchange::start_tls(const client_tls& tls) {
+  conn_->tls = &tls;
+  auto& stream = conn_->io.socket.start_tls(tls.context());
+  const auto& host = req_.snap.cfg->pools[req_.pool_index].backends[backend_index_].address.host;
+  if (!tls.prepare(stream.native_handle(), host)) {
+    conn_.reset();
+    co_return try_failure::local_resource;
+  }
+  // The handshake is part of connecting: it has what is left of timeouts.connect.
+  auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::client, use_tuple);
+  if (!ec) co_return try_failure::none;
+  std::string why = conn_->io.deadline.timed_out() ? std::string("timed out (timeouts.connect)")
+                                                   : describe_tls_error(ec);
+  if (const auto verify = SSL_get_verify_result(stream.native_handle()); verify != X509_V_OK)
+    why = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify) +
+          " (check the pool's tls.ca_file and tls.sni)";
+  conn_.reset();
+  warn_tls_failure(why);
+  co_return try_failure::tls_handshake;
+}
+
+void upstream_exchange::warn_tls_failure(const std::string& why) const {
+  // Once per second per worker: a backend with a bad certificate fails every request.
+  thread_local clock::time_point last_warned{};
+  const auto now = clock::now();
+  if (last_warned != clock::time_point{} && now - last_warned < std::chrono::seconds(1)) return;
+  last_warned = now;
+  log_warn("tls handshake with backend " + std::string(backend_->address()) + " of pool " +
+           std::string(pool_->name()) + " failed: " + why);
 }
 
 net::awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
@@ -239,9 +282,10 @@ net::awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
   auto& req = req_.parser.get();
   const bool replayable = req_.parser.is_done();
   auto& head = req_.client.head;
-  serialize_upstream_request(head, req,
-                             forward_context{req_.client.ip, req_.request_id, req_.client_version,
-                                             req_.upgrade, req_.target, req_.host});
+  serialize_upstream_request(
+      head, req,
+      forward_context{req_.client.ip, req_.request_id, req_.client_version, req_.upgrade,
+                      req_.target, req_.host, req_.client.io.socket.secure()});
   const auto framing = replayable && req_.prefetched == 0 && !req.chunked() ? body_framing::none
                        : req.chunked()                                      ? body_framing::chunked
                                                                             : body_framing::raw;
@@ -250,6 +294,8 @@ net::awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
   const auto max_idle =
       safe ? clock::duration(t.idle) : std::min<clock::duration>(t.idle, unsafe_reuse_max_idle);
   conn_ = req_.worker.upstreams.checkout(backend_->id(), clock::now(), max_idle);
+  // A reload that changed the pool's tls settings retires connections made with the old ones.
+  if (conn_ && conn_->tls != req_.snap.upstream_tls[req_.pool_index].get()) conn_.reset();
   // A try that can be retried waits at most retry.per_try_timeout; the last one (or one that
   // cannot be repeated) waits the full timeouts.upstream_response.
   const auto wait = retryable ? std::min(t.upstream_response, pool_->config().retry.per_try_timeout)

@@ -78,6 +78,8 @@ class upstream_exchange {
  private:
   net::awaitable<try_report> try_backend(bool retryable);
   net::awaitable<try_failure> connect();
+  net::awaitable<try_failure> start_tls(const client_tls& tls);
+  void warn_tls_failure(const std::string& why) const;
   net::awaitable<try_failure> read_response_head(std::chrono::milliseconds wait, bool& stale);
   // Reads the first piece of the response body (into pending_), before anything is sent to
   // the client: a failure here is still a failed try, which may be retried.

@@ -15,11 +15,12 @@ namespace tally::proxy {
 
 struct upstream_connection {
   upstream_connection(net::io_context& ioc, std::uint64_t backend)
-      : io(tcp::socket(ioc)), backend_id(backend) {}
+      : io(proxy_stream(tcp::socket(ioc))), backend_id(backend) {}
   connection_io io;
   std::uint64_t backend_id;
   std::chrono::steady_clock::time_point idle_since{};
-  bool reused = false;  // served a request before: a failure may be the peer's idle close
+  bool reused = false;        // served a request before: a failure may be the peer's idle close
+  const void* tls = nullptr;  // the pool's client_tls it was made with; null: plain
 };
 
 class upstream_pool {

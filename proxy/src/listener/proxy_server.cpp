@@ -27,24 +27,26 @@ proxy_server::~proxy_server() {
   stop();
 }
 
-void proxy_server::listen(const boost::asio::ip::tcp::endpoint& ep) {
-  auto bound = ep;
-  for (auto& w : impl_->workers) {
-    w->listen(bound);
-    bound = w->local_endpoint();  // port 0: the others join the port the first one got
-  }
+void proxy_server::listen(std::vector<listener_spec> specs) {
+  // The first worker turns port 0 into a real port in `specs`; the others join it.
+  for (auto& w : impl_->workers)
+    w->listen(specs);
 }
 
 boost::asio::ip::tcp::endpoint proxy_server::local_endpoint() const {
-  return impl_->workers.front()->local_endpoint();
+  auto all = local_endpoints();
+  return all.empty() ? boost::asio::ip::tcp::endpoint{} : all.front();
 }
 
-boost::system::error_code proxy_server::rebind(const boost::asio::ip::tcp::endpoint& ep) {
-  auto bound = ep;
+std::vector<boost::asio::ip::tcp::endpoint> proxy_server::local_endpoints() const {
+  return impl_->workers.front()->local_endpoints();
+}
+
+boost::system::error_code proxy_server::rebind(std::vector<listener_spec> specs) {
   for (auto& w : impl_->workers) {
     // The first worker may turn port 0 into a real port; the others join it. A failure after
-    // the first worker moved leaves that worker on the new address: report it.
-    if (auto ec = w->rebind(bound)) return ec;
+    // the first worker changed leaves that worker on the new listeners: report it.
+    if (auto ec = w->rebind(specs)) return ec;
   }
   return {};
 }

@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <future>
 
 #include "http/downstream_session.hpp"
@@ -36,31 +37,64 @@ error_code open_listener(tcp::acceptor& a, const tcp::endpoint& ep) {
 
 }  // namespace
 
-void worker::listen(const tcp::endpoint& ep) {
-  if (auto ec = open_listener(acceptor_, ep)) throw boost::system::system_error(ec);
+void worker::listen(std::vector<listener_spec>& specs) {
+  if (auto ec = replace_listeners(specs)) throw boost::system::system_error(ec);
 }
 
-error_code worker::rebind(tcp::endpoint& ep) {
+std::vector<tcp::endpoint> worker::local_endpoints() const {
+  std::vector<tcp::endpoint> out;
+  for (const auto& l : listeners_) {
+    error_code ec;
+    out.push_back(l->acceptor.local_endpoint(ec));
+  }
+  return out;
+}
+
+error_code worker::replace_listeners(std::vector<listener_spec>& specs) {
+  std::vector<std::shared_ptr<listener_socket>> next;
+  std::vector<bool> opened;
+  for (auto& spec : specs) {
+    auto kept = std::find_if(listeners_.begin(), listeners_.end(),
+                             [&](const auto& l) { return l->name == spec.name; });
+    if (kept != listeners_.end()) {
+      next.push_back(*kept);
+      opened.push_back(false);
+    } else {
+      // Until the loop below commits, a failure drops the sockets opened so far with `next`.
+      auto l = std::make_shared<listener_socket>(ioc_, spec.name);
+      if (auto ec = open_listener(l->acceptor, spec.endpoint)) return ec;
+      next.push_back(std::move(l));
+      opened.push_back(true);
+    }
+    error_code ignored;
+    spec.endpoint = next.back()->acceptor.local_endpoint(ignored);  // the next worker joins it
+  }
+  for (std::size_t i = 0; i < next.size(); ++i)
+    next[i]->tls = specs[i].tls;
+  for (const auto& old : listeners_) {
+    if (std::find(next.begin(), next.end(), old) != next.end()) continue;
+    error_code ignored;
+    old->acceptor.close(ignored);
+    old->pause.cancel();
+  }
+  listeners_ = std::move(next);
+  if (started_)
+    for (std::size_t i = 0; i < listeners_.size(); ++i)
+      if (opened[i]) net::co_spawn(ioc_, accept_loop(listeners_[i]), net::detached);
+  return {};
+}
+
+error_code worker::rebind(std::vector<listener_spec>& specs) {
   if (shared_.draining.load()) return net::error::operation_aborted;
   auto done = std::make_shared<std::promise<error_code>>();
-  auto bound = std::make_shared<tcp::endpoint>(ep);
-  net::post(ioc_, [this, done, bound] {
-    // A drain that began since the check above closed the listener for good: keep it closed.
+  auto wanted = std::make_shared<std::vector<listener_spec>>(specs);
+  net::post(ioc_, [this, done, wanted] {
+    // A drain that began since the check above closed the listeners for good: keep them closed.
     if (shared_.draining.load()) {
       done->set_value(net::error::operation_aborted);
       return;
     }
-    tcp::acceptor fresh(ioc_);
-    auto ec = open_listener(fresh, *bound);
-    if (!ec) {
-      error_code ignored;
-      acceptor_.close(ignored);
-      acceptor_ = std::move(fresh);
-      *bound = acceptor_.local_endpoint();
-      accept_pause_.cancel();
-      net::co_spawn(ioc_, accept_loop(++listener_generation_), net::detached);
-    }
-    done->set_value(ec);
+    done->set_value(replace_listeners(*wanted));
   });
   auto result = done->get_future();
   // Shutdown may stop the loop before it runs the post; never wait on a stopped loop.
@@ -70,21 +104,25 @@ error_code worker::rebind(tcp::endpoint& ep) {
       return net::error::operation_aborted;
   }
   auto ec = result.get();
-  if (!ec) ep = *bound;
+  if (!ec) specs = *wanted;
   return ec;
 }
 
 void worker::start() {
-  net::co_spawn(ioc_, accept_loop(listener_generation_), net::detached);
+  started_ = true;
+  for (const auto& l : listeners_)
+    net::co_spawn(ioc_, accept_loop(l), net::detached);
   net::co_spawn(ioc_, sweep_loop(), net::detached);
   thread_ = std::thread([this] { ioc_.run(); });
 }
 
 void worker::begin_drain() {
   net::post(ioc_, [this] {
-    error_code ec;
-    acceptor_.close(ec);
-    accept_pause_.cancel();
+    for (const auto& l : listeners_) {
+      error_code ec;
+      l->acceptor.close(ec);
+      l->pause.cancel();
+    }
     sweep_timer_.cancel();
     upstreams_.clear();
     // on_drain may unlink the session it is called on: advance before calling.
@@ -110,14 +148,14 @@ const std::shared_ptr<const routing_snapshot>& worker::snapshot() {
   return snapshot_;
 }
 
-net::awaitable<void> worker::accept_loop(unsigned generation) {
+net::awaitable<void> worker::accept_loop(std::shared_ptr<listener_socket> l) {
   accept_backoff backoff;
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
-    if (!acceptor_.is_open() || generation != listener_generation_) co_return;
+    auto [ec, socket] = co_await l->acceptor.async_accept(use_tuple);
+    if (!l->acceptor.is_open()) co_return;  // closed by a drain or a reload
     if (ec) {
-      co_await pause_after_accept_error(ec, "proxy", shared_.registry, backoff, accept_pause_);
-      if (!acceptor_.is_open() || generation != listener_generation_) co_return;
+      co_await pause_after_accept_error(ec, "proxy", shared_.registry, backoff, l->pause);
+      if (!l->acceptor.is_open()) co_return;
       continue;
     }
     backoff.reset();
@@ -130,7 +168,8 @@ net::awaitable<void> worker::accept_loop(unsigned generation) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    downstream_session::start(std::make_shared<downstream_session>(*this, std::move(socket)));
+    downstream_session::start(
+        std::make_shared<downstream_session>(*this, std::move(socket), l->tls));
   }
 }
 

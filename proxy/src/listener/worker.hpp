@@ -1,7 +1,7 @@
 // One event-loop thread. tally runs one io_context per worker, each with its own SO_REUSEPORT
-// listener, so a connection lives and dies on one thread and nothing in a session is shared:
-// no strands, no locks on the request path. Cross-thread inputs are the routing snapshot
-// (atomic pointer), backend state (atomics) and posts to the io_context.
+// socket for every configured listener, so a connection lives and dies on one thread and nothing in
+// a session is shared: no strands, no locks on the request path. Cross-thread inputs are the
+// routing snapshot (atomic pointer), backend state (atomics) and posts to the io_context.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,7 @@
 #include "http/net_types.hpp"
 #include "http/request_id.hpp"
 #include "http/upstream_pool.hpp"
+#include "tally/proxy/proxy_server.hpp"
 #include "tally/proxy/routing_snapshot.hpp"
 
 namespace tally::proxy {
@@ -39,14 +40,15 @@ class worker {
   worker(unsigned index, proxy_shared& shared);
   ~worker();
 
-  // Opens this worker's listener on `ep` with SO_REUSEPORT. Throws on failure (start-up).
-  void listen(const boost::asio::ip::tcp::endpoint& ep);
-  boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
-  // Thread-safe, blocking until done: moves the listener to `ep` (a reload changed `listen`).
-  // The new socket is bound before the old one closes; on failure the old one stays.
-  // Returns the bound endpoint, or the error; operation_aborted once a drain began or the loop
-  // stopped (it never waits on a stopped loop).
-  boost::system::error_code rebind(boost::asio::ip::tcp::endpoint& ep);
+  // Opens this worker's listeners with SO_REUSEPORT (start-up, before start()). Throws on
+  // failure. Each spec's endpoint becomes the bound one (port 0: the port the kernel chose).
+  void listen(std::vector<listener_spec>& specs);
+  std::vector<boost::asio::ip::tcp::endpoint> local_endpoints() const;
+  // Thread-safe, blocking until done: makes the listeners `specs` (a reload). A listener whose
+  // name is unchanged keeps its socket and takes the spec's TLS for new connections; new ones
+  // are bound before any old one closes; on failure nothing changes. Returns the error;
+  // operation_aborted once a drain began or the loop stopped (it never waits on a stopped loop).
+  boost::system::error_code rebind(std::vector<listener_spec>& specs);
 
   void start();        // starts the thread
   void begin_drain();  // thread-safe: stop accepting, close idle connections
@@ -65,7 +67,19 @@ class worker {
   void add_session(session_base& s) { sessions_.push_back(s); }
 
  private:
-  boost::asio::awaitable<void> accept_loop(unsigned generation);
+  // One configured listener on this worker. Shared with its accept loop, which outlives it by
+  // one wake-up when a reload closes it.
+  struct listener_socket {
+    listener_socket(boost::asio::io_context& ioc, std::string n)
+        : name(std::move(n)), acceptor(ioc), pause(ioc) {}
+    std::string name;
+    boost::asio::ip::tcp::acceptor acceptor;
+    boost::asio::steady_timer pause;  // backoff after a failed accept
+    std::shared_ptr<server_tls> tls;  // for new connections; null: plain HTTP
+  };
+
+  boost::system::error_code replace_listeners(std::vector<listener_spec>& specs);
+  boost::asio::awaitable<void> accept_loop(std::shared_ptr<listener_socket> l);
   boost::asio::awaitable<void> sweep_loop();
 
   unsigned index_;
@@ -73,9 +87,8 @@ class worker {
   // Only this worker's thread touches its sockets and timers (other threads post), so the
   // reactor can skip its locks.
   boost::asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
-  boost::asio::ip::tcp::acceptor acceptor_{ioc_};
-  unsigned listener_generation_ = 0;              // an accept loop of an older listener ends
-  boost::asio::steady_timer accept_pause_{ioc_};  // backoff after a failed accept
+  std::vector<std::shared_ptr<listener_socket>> listeners_;  // in config order
+  bool started_ = false;
   boost::asio::steady_timer sweep_timer_{ioc_};
   upstream_pool upstreams_;
   request_id_generator request_ids_;

@@ -156,7 +156,7 @@ void append_ms(std::string& out, std::chrono::nanoseconds d) {
   append_digits(out, static_cast<unsigned>(us % 1000), 3);
 }
 
-constexpr std::array<std::string_view, 16> termination_names{"ok",
+constexpr std::array<std::string_view, 17> termination_names{"ok",
                                                              "client_closed",
                                                              "no_route",
                                                              "no_healthy_backend",
@@ -171,9 +171,10 @@ constexpr std::array<std::string_view, 16> termination_names{"ok",
                                                              "header_timeout",
                                                              "body_too_large",
                                                              "headers_too_large",
-                                                             "local_error"};
+                                                             "local_error",
+                                                             "upstream_tls"};
 static_assert(termination_names.size() ==
-              static_cast<std::size_t>(access_termination::local_error) + 1);
+              static_cast<std::size_t>(access_termination::upstream_tls) + 1);
 
 }  // namespace
 

@@ -29,7 +29,8 @@ constexpr std::array<std::uint8_t, status_table_size> status_slots = [] {
 }();
 
 constexpr std::array<std::string_view, upstream_outcome_count> outcome_names{
-    "success", "http_5xx", "connect_failure", "reset", "timeout", "aborted", "local_error"};
+    "success", "http_5xx", "connect_failure", "reset",
+    "timeout", "aborted",  "local_error",     "tls_error"};
 constexpr std::array<std::string_view, 2> result_names{"success", "failure"};
 
 using prometheus::MetricType;
@@ -51,7 +52,9 @@ constexpr family_decl duration_decl{
 constexpr family_decl upstream_decl{
     "tally_upstream_requests_total",
     "Tries sent to a backend, by outcome: success, http_5xx, connect_failure, reset, timeout, "
-    "aborted (the client went away first), local_error (tally was out of descriptors or ports).",
+    "aborted (the client went away first), local_error (tally was out of descriptors or ports), "
+    "tls_error (the TLS handshake with the "
+    "backend failed, e.g. its certificate did not verify).",
     MetricType::Counter};
 constexpr family_decl retries_decl{"tally_retries_total",
                                    "Retries, by pool and the retry.on condition that caused them.",
@@ -148,7 +151,13 @@ constexpr family_decl discovery_updates_decl{
     "for an applied set, failure for a failed lookup or request, a broken watch or a bad value.",
     MetricType::Counter};
 
-constexpr std::array<const family_decl*, 32> all_families{&cluster_rejections_decl,
+constexpr family_decl tls_handshakes_decl{
+    "tally_tls_handshakes_total",
+    "TLS handshakes on the client listeners (listener = its configured address) and the admin "
+    "listener (admin), by result: success, or failure (the reason is logged at debug).",
+    MetricType::Counter};
+
+constexpr std::array<const family_decl*, 33> all_families{&cluster_rejections_decl,
                                                           &requests_decl,
                                                           &duration_decl,
                                                           &upstream_decl,
@@ -179,7 +188,8 @@ constexpr std::array<const family_decl*, 32> all_families{&cluster_rejections_de
                                                           &process_max_fds_decl,
                                                           &process_start_decl,
                                                           &accept_errors_decl,
-                                                          &discovery_updates_decl};
+                                                          &discovery_updates_decl,
+                                                          &tls_handshakes_decl};
 
 prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r,
                                                         const family_decl& d) {
@@ -321,6 +331,7 @@ metrics::metrics()
       process_start_family_(gauge_family(*registry_, process_start_decl)),
       accept_errors_(counter_family(*registry_, accept_errors_decl)),
       discovery_updates_(counter_family(*registry_, discovery_updates_decl)),
+      tls_handshakes_(counter_family(*registry_, tls_handshakes_decl)),
       downstream_connections_(downstream_connections_family_.Add({})),
       checkpoint_last_success_(checkpoint_last_success_family_.Add({})),
       bytes_in_(downstream_bytes_.Add({{"direction", "in"}})),
@@ -530,6 +541,11 @@ void metrics::count_discovery_update(std::string_view pool, std::string_view sou
             {"source", std::string(source)},
             {"result", std::string(result_names[success ? 0 : 1])}})
       .Increment();
+}
+
+std::array<prometheus::Counter*, 2> metrics::tls_handshake_counters(std::string_view listener) {
+  return {&tls_handshakes_.Add({{"listener", std::string(listener)}, {"result", "success"}}),
+          &tls_handshakes_.Add({{"listener", std::string(listener)}, {"result", "failure"}})};
 }
 
 void metrics::count_config_reload(bool success) noexcept {

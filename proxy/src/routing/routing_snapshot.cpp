@@ -1,8 +1,11 @@
 #include "tally/proxy/routing_snapshot.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "routing/resolve_address.hpp"
+#include "tally/tls/client_tls.hpp"
+#include "tally/tls/server_tls.hpp"
 
 namespace tally::proxy {
 
@@ -37,7 +40,64 @@ std::shared_ptr<balancer::backend> carried_over(const routing_snapshot* previous
   return nullptr;
 }
 
+bool same_certificate(const config::tls_certificate_config& a,
+                      const config::tls_certificate_config& b) {
+  return a.cert_pem == b.cert_pem && a.key_pem == b.key_pem && a.names == b.names;
+}
+
+bool same_tls(const config::listener_tls_config& a, const config::listener_tls_config& b) {
+  return a.min_version == b.min_version && a.alpn == b.alpn &&
+         std::equal(a.certificates.begin(), a.certificates.end(), b.certificates.begin(),
+                    b.certificates.end(), same_certificate);
+}
+
+bool same_tls(const config::upstream_tls_config& a, const config::upstream_tls_config& b) {
+  return a.verify == b.verify && a.ca_pem == b.ca_pem && a.sni == b.sni &&
+         a.min_version == b.min_version &&
+         a.client_certificate.has_value() == b.client_certificate.has_value() &&
+         (!a.client_certificate || same_certificate(*a.client_certificate, *b.client_certificate));
+}
+
+// The listener's TLS from `previous` when its settings are unchanged (a reload that did not
+// touch them, a discovery update), else built anew.
+std::shared_ptr<server_tls> listener_tls(const config::listener_config& lc,
+                                         const routing_snapshot* previous, metrics* registry) {
+  if (!lc.tls) return nullptr;
+  if (previous) {
+    for (std::size_t i = 0; i < previous->listeners.size(); ++i) {
+      const auto& old = previous->cfg->listeners[i];
+      if (old.address.text == lc.address.text && old.tls && same_tls(*old.tls, *lc.tls))
+        return previous->listeners[i].tls;
+    }
+  }
+  auto tls = std::make_shared<server_tls>(*lc.tls, lc.address.text);
+  if (registry) {
+    const auto counters = registry->tls_handshake_counters(lc.address.text);
+    tls->bind_counters(counters[0], counters[1]);
+  }
+  return tls;
+}
+
+std::shared_ptr<const client_tls> pool_tls(const config::pool_config& pc,
+                                           const routing_snapshot* previous) {
+  if (!pc.tls) return nullptr;
+  if (previous) {
+    for (std::size_t i = 0; i < previous->cfg->pools.size(); ++i) {
+      const auto& old = previous->cfg->pools[i];
+      if (old.name == pc.name && old.tls && same_tls(*old.tls, *pc.tls))
+        return previous->upstream_tls[i];
+    }
+  }
+  return std::make_shared<client_tls>(*pc.tls);
+}
+
 }  // namespace
+
+const listener_entry* routing_snapshot::find_listener(std::string_view name) const noexcept {
+  for (const auto& l : listeners)
+    if (l.name == name) return &l;
+  return nullptr;
+}
 
 std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const config::config> cfg,
                                                        const routing_snapshot* previous,
@@ -54,7 +114,11 @@ std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const con
     }
     snap->pools.push_back(std::make_unique<balancer::pool>(pc, std::move(backends), workers));
     snap->endpoints.push_back(std::move(endpoints));
+    snap->upstream_tls.push_back(pool_tls(pc, previous));
   }
+  for (const auto& lc : cfg->listeners)
+    snap->listeners.push_back(
+        listener_entry{lc.address.text, listener_tls(lc, previous, registry)});
   snap->routes = route_table(cfg->routes);
   if (registry) {
     std::vector<pool_binding> bindings;

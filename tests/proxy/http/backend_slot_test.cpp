@@ -24,10 +24,10 @@ namespace {
 
 // A client connection as the proxy sees it (`server`), and the client's end (`client`).
 struct client_pair {
-  explicit client_pair(net::io_context& ioc) : server(tcp::socket(ioc)), client(ioc) {
+  explicit client_pair(net::io_context& ioc) : server(proxy_stream(tcp::socket(ioc))), client(ioc) {
     tcp::acceptor acceptor(ioc, {net::ip::make_address("127.0.0.1"), 0});
     client.connect(acceptor.local_endpoint());
-    acceptor.accept(server.socket);
+    acceptor.accept(server.socket.lowest_layer());
   }
   connection_io server;
   tcp::socket client;

@@ -336,7 +336,7 @@ TEST_CASE("access_log: reopen() after a rename writes later lines to a new file 
 }
 
 TEST_CASE("access_log: every termination has a name") {
-  for (int t = 0; t <= static_cast<int>(access_termination::local_error); ++t)
+  for (int t = 0; t <= static_cast<int>(access_termination::upstream_tls); ++t)
     CHECK(to_string(static_cast<access_termination>(t)) != "unknown");
   CHECK(to_string(access_termination::client_closed) == "client_closed");
 }

@@ -11,6 +11,7 @@
 
 #include "tally/balancer/pool.hpp"
 #include "tally/config/config.hpp"
+#include "tally/tls/client_tls.hpp"
 
 namespace tally::health {
 
@@ -21,13 +22,19 @@ struct health_target {
   boost::asio::ip::tcp::endpoint endpoint;
   std::string pool;
   config::health_check_config cfg;
+  // The pool's TLS to its backends (null: plain HTTP) and the backend's configured host, for
+  // SNI and the name its certificate must show: a check speaks to a backend as requests do.
+  std::shared_ptr<const tls::client_tls> tls;
+  std::string host;
 };
 
 // One target per backend of every pool whose config has a health_check section; pools without
 // one are not checked and their backends stay up (SPEC). `endpoints[p][b]` is where backend b of
-// pool p is reached (routing_snapshot::endpoints has this shape).
+// pool p is reached (routing_snapshot::endpoints has this shape); `tls[p]`, when present, is pool
+// p's TLS (routing_snapshot::upstream_tls).
 std::vector<health_target> targets_for(
     const std::vector<std::unique_ptr<balancer::pool>>& pools,
-    const std::vector<std::vector<boost::asio::ip::tcp::endpoint>>& endpoints);
+    const std::vector<std::vector<boost::asio::ip::tcp::endpoint>>& endpoints,
+    const std::vector<std::shared_ptr<const tls::client_tls>>& tls = {});
 
 }  // namespace tally::health

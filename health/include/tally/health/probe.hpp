@@ -7,10 +7,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "tally/config/config.hpp"
+#include "tally/tls/client_tls.hpp"
 
 namespace tally::health {
 
@@ -35,7 +37,11 @@ bool status_expected(unsigned status, const std::vector<config::status_range>& r
 // read: a backend streaming a large body cannot stretch the check. Parameters are taken by value
 // because the coroutine outlives the caller's expression. Errors are results, never exceptions;
 // the coroutine only throws when its own cancellation slot is triggered (terminal cancel).
+// With `tls`, the check runs over TLS as the pool's requests do: SNI and the verified name from
+// `tls_host` (the backend's configured host), and a failed handshake is a failed check.
 net::awaitable<probe_result> probe(net::ip::tcp::endpoint endpoint, std::string host,
-                                   config::health_check_config cfg);
+                                   config::health_check_config cfg,
+                                   std::shared_ptr<const tls::client_tls> tls = nullptr,
+                                   std::string tls_host = {});
 
 }  // namespace tally::health

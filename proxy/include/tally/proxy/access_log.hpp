@@ -49,6 +49,7 @@ enum class access_termination : std::uint8_t {
   body_too_large,      // 413
   headers_too_large,   // 431
   local_error,         // tally itself ran out of a resource (descriptors, memory)
+  upstream_tls,        // 502: the TLS handshake with every backend tried failed
 };
 std::string_view to_string(access_termination t) noexcept;
 

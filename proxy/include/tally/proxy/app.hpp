@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tally/config/config.hpp"
 
@@ -30,7 +31,8 @@ class app {
   // Builds the routing snapshot and binds the listeners. Throws std::runtime_error with a
   // message for the operator on failure (address in use, unresolvable backend).
   void start();
-  std::uint16_t proxy_port() const;
+  std::uint16_t proxy_port() const;                // the first listener's
+  std::vector<std::uint16_t> proxy_ports() const;  // every listener's, in config order
   std::uint16_t admin_port() const;
 
   // Runs the control loop on the calling thread until shutdown finishes. Returns the exit code.
@@ -41,6 +43,8 @@ class app {
   std::string reload();
 
  private:
+  std::string listening_detail() const;
+
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -54,8 +54,9 @@ enum class upstream_outcome : std::uint8_t {
   timeout,          // "timeout": upstream_response / per_try_timeout expired
   aborted,          // "aborted": the client went away first; not the backend's fault
   local_error,      // "local_error": tally had no descriptor, port or memory to connect with
+  tls_error,        // "tls_error": the TLS handshake with the backend failed (verification)
 };
-inline constexpr std::size_t upstream_outcome_count = 7;
+inline constexpr std::size_t upstream_outcome_count = 8;
 std::string_view to_string(upstream_outcome outcome) noexcept;
 
 // Label values of tally_retries_total{reason}: the retry.on word that triggered the retry.
@@ -239,6 +240,9 @@ class metrics {
   void count_accept_error(std::string_view listener, std::string_view reason) noexcept;
   // tally_discovery_updates_total{pool,source,result}; takes the family's lock (not per request).
   void count_discovery_update(std::string_view pool, std::string_view source, bool success);
+  // tally_tls_handshakes_total{listener,result}: {success, failure} counters for `listener`,
+  // looked up once when a listener's TLS is built, then incremented lock-free.
+  std::array<prometheus::Counter*, 2> tls_handshake_counters(std::string_view listener);
 
   // Runs the refresher, then serializes every family in the Prometheus text format 0.0.4
   // (Content-Type: text/plain; version=0.0.4; charset=utf-8). Safe concurrently with counting.
@@ -296,6 +300,7 @@ class metrics {
   prometheus::Family<prometheus::Gauge>& process_start_family_;
   prometheus::Family<prometheus::Counter>& accept_errors_;
   prometheus::Family<prometheus::Counter>& discovery_updates_;
+  prometheus::Family<prometheus::Counter>& tls_handshakes_;
 
   prometheus::Gauge& downstream_connections_;
   prometheus::Gauge& checkpoint_last_success_;

@@ -1,9 +1,11 @@
 // The proxy side of a tally process: N worker threads, each with its own io_context and its own
-// SO_REUSEPORT listener on the configured address, all reading one snapshot_holder.
+// SO_REUSEPORT socket for each configured listener, all reading one snapshot_holder.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -14,6 +16,14 @@
 
 namespace tally::proxy {
 
+// One client listener: its name (the address as configured; a reload keeps the socket of a
+// listener whose name is unchanged), where to bind, and its TLS (null: plain HTTP).
+struct listener_spec {
+  std::string name;
+  boost::asio::ip::tcp::endpoint endpoint;
+  std::shared_ptr<server_tls> tls;
+};
+
 class proxy_server {
  public:
   // `requests_log` (may be null) receives one record per request; it must outlive the server.
@@ -22,14 +32,17 @@ class proxy_server {
                health::outlier_detector* outliers = nullptr, metrics* registry = nullptr);
   ~proxy_server();
 
-  // Binds every worker's listener (port 0 picks one port for all). Throws on failure.
-  void listen(const boost::asio::ip::tcp::endpoint& ep);
-  boost::asio::ip::tcp::endpoint local_endpoint() const;
-  // Moves every worker's listener to `ep` (reload with a new `listen`); established connections
-  // stay. Blocks until done; call off the workers. On failure nothing changes. Once a drain has
-  // begun it refuses (operation_aborted): a stopping process opens no listener, and it never
-  // waits on a loop that shutdown has stopped.
-  boost::system::error_code rebind(const boost::asio::ip::tcp::endpoint& ep);
+  // Binds every worker's listeners (port 0 picks one port per listener, shared by all the
+  // workers). Throws on failure.
+  void listen(std::vector<listener_spec> specs);
+  boost::asio::ip::tcp::endpoint local_endpoint() const;                // the first listener's
+  std::vector<boost::asio::ip::tcp::endpoint> local_endpoints() const;  // in config order
+  // Makes every worker's listeners `specs` (a reload): unchanged ones keep their sockets and
+  // take the new TLS settings for new connections, new ones are bound, removed ones closed;
+  // established connections stay. Blocks until done; call off the workers. On failure nothing
+  // changes. Once a drain has begun it refuses (operation_aborted): a stopping process opens no
+  // listener, and it never waits on a loop that shutdown has stopped.
+  boost::system::error_code rebind(std::vector<listener_spec> specs);
 
   void start();
   // Stops accepting and closes idle keep-alive connections; requests in flight go on, and

@@ -15,7 +15,22 @@
 #include "tally/proxy/metrics.hpp"
 #include "tally/proxy/route_table.hpp"
 
+namespace tally::tls {
+class server_tls;
+class client_tls;
+}  // namespace tally::tls
+
 namespace tally::proxy {
+
+using tls::client_tls;
+using tls::server_tls;
+
+// One client listener of the config: its name (the address as configured, also the label of
+// its metrics) and, on a TLS listener, its certificates.
+struct listener_entry {
+  std::string name;
+  std::shared_ptr<server_tls> tls;  // null: plain HTTP
+};
 
 struct routing_snapshot {
   std::shared_ptr<const config::config> cfg;
@@ -23,16 +38,22 @@ struct routing_snapshot {
   // endpoints[pool][backend]: where backend `backend` of pool `pool` is connected to.
   std::vector<std::vector<boost::asio::ip::tcp::endpoint>> endpoints;
   route_table routes;
+  std::vector<listener_entry> listeners;  // same order as cfg->listeners
+  // upstream_tls[pool]: TLS to the pool's backends; null for plain HTTP.
+  std::vector<std::shared_ptr<const client_tls>> upstream_tls;
   // Metric handles [pool][backend] for this snapshot's pools (null when metrics are off).
   std::shared_ptr<const metrics_binding> metrics;
 
   const balancer::pool* find_pool(std::string_view name) const noexcept;
+  const listener_entry* find_listener(std::string_view name) const noexcept;
 };
 
 // Builds a snapshot for `cfg`. Backends that also exist in `previous` (same pool name and
 // address) keep their live state object, so health, drain, weight overrides and counters carry
-// over a reload. Resolves host names (blocking): call at start-up or off the workers.
-// Throws std::runtime_error with a message naming the backend when a name does not resolve.
+// over a reload; TLS contexts whose settings did not change are kept too (their session caches
+// with them). Resolves host names (blocking): call at start-up or off the workers.
+// Throws std::runtime_error with a message naming the backend when a name does not resolve, or
+// the file when OpenSSL refuses a certificate.
 std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const config::config> cfg,
                                                        const routing_snapshot* previous,
                                                        unsigned workers,

@@ -1,0 +1,86 @@
+// The byte stream of one connection, client or backend side: a TCP socket, or TLS over it.
+//
+// One type for both, chosen at run time, so the request path (http_io, the session, the
+// exchange) is compiled once and a plain connection pays one predictable branch per operation
+// instead of a type-erased stream. The TLS state exists only on TLS connections: a plain
+// connection carries a null pointer. Once TLS has started the object must not move (the TLS
+// stream refers to the socket), which connection_io never does.
+#pragma once
+
+#include <cassert>
+#include <memory>
+#include <utility>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+
+namespace tally::proxy {
+
+class proxy_stream {
+ public:
+  using tcp = boost::asio::ip::tcp;
+  using executor_type = tcp::socket::executor_type;
+  using lowest_layer_type = tcp::socket;
+  using tls_stream = boost::asio::ssl::stream<tcp::socket&>;
+
+  explicit proxy_stream(tcp::socket s) : socket_(std::move(s)) {}
+  proxy_stream(proxy_stream&& other) noexcept : socket_(std::move(other.socket_)) {
+    assert(!other.tls_);  // a TLS stream refers to the socket it was built on
+  }
+  proxy_stream& operator=(proxy_stream&&) = delete;
+  proxy_stream(const proxy_stream&) = delete;
+  proxy_stream& operator=(const proxy_stream&) = delete;
+
+  executor_type get_executor() noexcept { return socket_.get_executor(); }
+  tcp::socket& lowest_layer() noexcept { return socket_; }
+
+  // Begins TLS on the connected socket; the handshake is the caller's next operation. The SSL
+  // object holds a reference to `ctx`'s SSL_CTX, so the context may be replaced meanwhile.
+  tls_stream& start_tls(boost::asio::ssl::context& ctx) {
+    tls_ = std::make_unique<tls_stream>(socket_, ctx);
+    return *tls_;
+  }
+  bool secure() const noexcept { return tls_ != nullptr; }
+  tls_stream* tls() noexcept { return tls_.get(); }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    if (tls_) return tls_->async_read_some(buffers, std::forward<Token>(token));
+    return socket_.async_read_some(buffers, std::forward<Token>(token));
+  }
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    if (tls_) return tls_->async_write_some(buffers, std::forward<Token>(token));
+    return socket_.async_write_some(buffers, std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_connect(const tcp::endpoint& ep, Token&& token) {
+    return socket_.async_connect(ep, std::forward<Token>(token));
+  }
+
+  // Closing and cancelling act on the socket: a TLS operation in progress then fails.
+  void cancel(boost::system::error_code& ec) { socket_.cancel(ec); }
+  void close(boost::system::error_code& ec) { socket_.close(ec); }
+  void close() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+  void shutdown(tcp::socket::shutdown_type what, boost::system::error_code& ec) {
+    socket_.shutdown(what, ec);
+  }
+  bool is_open() const noexcept { return socket_.is_open(); }
+  tcp::socket::native_handle_type native_handle() { return socket_.native_handle(); }
+  tcp::endpoint remote_endpoint(boost::system::error_code& ec) const {
+    return socket_.remote_endpoint(ec);
+  }
+  template <class Option>
+  void set_option(const Option& o, boost::system::error_code& ec) {
+    socket_.set_option(o, ec);
+  }
+
+ private:
+  tcp::socket socket_;
+  std::unique_ptr<tls_stream> tls_;
+};
+
+}  // namespace tally::proxy
