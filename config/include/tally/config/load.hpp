@@ -24,6 +24,9 @@ struct config_error {
 struct load_result {
   std::shared_ptr<const config> value;  // null when errors is not empty
   std::vector<config_error> errors;     // every problem found, in file order
+  // Not errors, but worth the operator's attention (a certificate that expires within 30 days);
+  // `tally check` prints them, `serve` and reload log them.
+  std::vector<config_error> warnings;
   bool ok() const { return value != nullptr; }
 };
 
