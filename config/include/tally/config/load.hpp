@@ -2,6 +2,7 @@
 // problem becomes a config_error with the file, line and column yaml-cpp marked.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,8 @@ struct load_result {
 struct load_options {
   // Replaces admin.token / admin.token_file when set (and not empty): TALLY_ADMIN_TOKEN.
   std::optional<std::string> admin_token_override;
+  // The time certificate expiry is judged against (warnings); unset = the wall clock. Tests pin it.
+  std::optional<std::chrono::system_clock::time_point> now;
 };
 
 // TALLY_ADMIN_TOKEN from the environment (an empty value counts as unset).
