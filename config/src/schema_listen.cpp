@@ -9,8 +9,8 @@ namespace tally::config::detail {
 namespace {
 
 constexpr std::string_view listen_example =
-    "listen: [ { address: 0.0.0.0:443, tls: { certificates: [ { cert: site.pem, key: "
-    "site-key.pem } ] } } ]";
+    "[ { address: 0.0.0.0:443, tls: { certificates: [ { cert: site.pem, key: site-key.pem } ] } "
+    "} ]";
 
 // A list item written as a plain "host:port".
 std::optional<host_port> read_address_item(const YAML::Node& item, const YAML::Mark& at,
@@ -69,8 +69,10 @@ bool read_listeners(const map_reader& top, std::vector<listener_config>& out,
     return true;
   }
   if (!value.IsSequence() || value.size() == 0) {
-    diag.report(at, "listen must be an address host:port or a non-empty list of listeners, like " +
-                        std::string(listen_example) + "; got " + describe(value));
+    diag.report(at,
+                "listen must be an address host:port, like 127.0.0.1:8080, or a non-empty "
+                "list of listeners, like " +
+                    std::string(listen_example) + "; got " + describe(value));
     return false;
   }
   std::vector<listener_config> read;
