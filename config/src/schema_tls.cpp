@@ -11,7 +11,7 @@
 namespace tally::config::detail {
 namespace {
 
-constexpr std::int64_t seconds_per_day = 24 * 60 * 60;
+constexpr std::int64_t seconds_per_day = std::int64_t{24} * 60 * 60;
 // Certificates closer than this to their expiry get a warning at every load.
 constexpr std::int64_t expiry_warning_days = 30;
 

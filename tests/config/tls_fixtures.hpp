@@ -57,7 +57,7 @@ class tls_dir {
   }
 
   // Loads `yaml` as if it were the file t.yaml of this directory.
-  load_result load(std::string_view yaml, load_options options = {}) const {
+  load_result load(std::string_view yaml, const load_options& options = {}) const {
     return load_config_string(yaml, path("t.yaml"), options);
   }
 
@@ -82,7 +82,7 @@ class tls_dir {
   }
 
   // The one error `yaml` produces; fails the test when there are none or several.
-  std::string only_error(std::string_view yaml, load_options options = {}) const {
+  std::string only_error(std::string_view yaml, const load_options& options = {}) const {
     auto r = load(yaml, options);
     auto all = texts(r.errors);
     INFO("errors:" << joined(r.errors));
