@@ -18,6 +18,16 @@ const char* to_string(policy_kind k) noexcept {
   return "unknown";
 }
 
+const char* to_string(tls_version v) noexcept {
+  switch (v) {
+    case tls_version::v1_2:
+      return "1.2";
+    case tls_version::v1_3:
+      return "1.3";
+  }
+  return "unknown";
+}
+
 const char* to_string(token_source s) noexcept {
   switch (s) {
     case token_source::none:

@@ -19,16 +19,20 @@ class diagnostics {
   void report(const YAML::Mark& at, std::string message);
   // For problems that have no place in the text (unreadable file).
   void report_unplaced(std::string message);
+  // Not an error: the config still loads (a certificate that expires soon).
+  void warn(const YAML::Mark& at, std::string message);
 
   bool empty() const { return errors_.empty(); }
   const std::string& file() const { return file_; }
 
   // Sorted by line and column; problems at one place keep the order they were found in.
   std::vector<config_error> take_in_file_order();
+  std::vector<config_error> take_warnings_in_file_order();
 
  private:
   std::string file_;
   std::vector<config_error> errors_;
+  std::vector<config_error> warnings_;
 };
 
 // The mark of a node, or `fallback` when the node is absent or empty.

@@ -101,13 +101,13 @@ load_result load_config_string(std::string_view yaml, std::string source_name,
     parsed->source_name = std::move(source_name);
     parsed->content_hash = sha256_hex(yaml);
     parse_and_validate(yaml, *parsed, diag, options);
-    if (diag.empty()) return {std::move(parsed), {}};
+    if (diag.empty()) return {std::move(parsed), {}, diag.take_warnings_in_file_order()};
   } catch (const std::exception& e) {
     diag.report_unplaced(std::string("internal error while reading the config: ") + e.what());
   } catch (...) {
     diag.report_unplaced("internal error while reading the config");
   }
-  return {nullptr, diag.take_in_file_order()};
+  return {nullptr, diag.take_in_file_order(), diag.take_warnings_in_file_order()};
 }
 
 load_result load_config_file(const std::string& path, const load_options& options) {

@@ -3,7 +3,9 @@
 // of the map_reader it is given; none of them stops at the first problem.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -19,8 +21,33 @@ namespace tally::config::detail {
 void read_config(const YAML::Node& root, config& out, diagnostics& diag,
                  const load_options& options);
 
+// Where a listener was written, for checks across listeners (admin.listen must differ).
+struct listener_place {
+  std::string field;  // "listen", "listen[1]"
+  YAML::Mark at;      // its address
+};
+
+// `listen:`, one address or a list of listeners; `places` gets one entry per listener.
+// Returns false (out untouched) when an address could not be read. (schema_listen.cpp)
+// `now` (seconds since the epoch) judges certificate expiry, here and below.
+bool read_listeners(const map_reader& top, std::vector<listener_config>& out,
+                    std::vector<listener_place>& places, std::int64_t now);
+
+// The TLS sections: `tls` of a listener, of admin and of a pool. Each reads the files it names
+// and warns about certificates that expire within 30 days. (schema_tls.cpp)
+void read_listener_tls(const map_reader& listener, std::optional<listener_tls_config>& out,
+                       std::int64_t now);
+void read_admin_tls(const map_reader& admin, std::optional<tls_certificate_config>& out,
+                    std::int64_t now);
+void read_upstream_tls(const map_reader& pool, std::optional<upstream_tls_config>& out,
+                       std::int64_t now);
+
+// A path from the config (admin.token_file, TLS files) resolved against the config file's
+// directory, so `tally check` finds the same file from anywhere. (schema_top.cpp)
+std::string resolve_beside(const std::string& config_file, const std::string& path);
+
 // `pools:` and each pool's policy, hash_key and backends. (schema_pools.cpp)
-void read_pools(const map_reader& top, std::vector<pool_config>& out);
+void read_pools(const map_reader& top, std::vector<pool_config>& out, std::int64_t now);
 
 // A pool's optional sections. (schema_pool_sections.cpp)
 void read_health_check(const map_reader& pool, health_check_config& out);

@@ -148,12 +148,12 @@ void read_backends(const map_reader& pool, bool from_etcd, std::vector<backend_c
 }
 
 pool_config read_pool(const YAML::Node& node, const YAML::Mark& name_mark, std::string name,
-                      diagnostics& diag) {
+                      diagnostics& diag, std::int64_t now) {
   pool_config pool;
   pool.name = std::move(name);
   map_reader reader(node, name_mark, "pools." + pool.name,
                     {"policy", "hash_key", "backends", "health_check", "outlier", "retry",
-                     "max_connections", "queue", "discovery"},
+                     "max_connections", "queue", "discovery", "tls"},
                     diag);
   if (!reader.is_map()) return pool;
   bool policy_known = read_policy(reader, pool.policy);
@@ -167,12 +167,13 @@ pool_config read_pool(const YAML::Node& node, const YAML::Mark& name_mark, std::
   read_retry(reader, pool.retry);
   reader.read_whole_number("max_connections", pool.max_connections, 0, 1'000'000);
   read_queue(reader, pool.queue);
+  if (reader.has("tls")) read_upstream_tls(reader, pool.tls, now);
   return pool;
 }
 
 }  // namespace
 
-void read_pools(const map_reader& top, std::vector<pool_config>& out) {
+void read_pools(const map_reader& top, std::vector<pool_config>& out, std::int64_t now) {
   auto hint = "add at least one pool, like " + std::string(pools_example);
   if (!top.require("pools", hint)) return;
   YAML::Node pools = top.value("pools");
@@ -207,7 +208,7 @@ void read_pools(const map_reader& top, std::vector<pool_config>& out) {
       continue;
     }
     defined.emplace_back(name, name_mark.line + 1);
-    out.push_back(read_pool(pair.second, name_mark, name, diag));
+    out.push_back(read_pool(pair.second, name_mark, name, diag, now));
   }
 }
 

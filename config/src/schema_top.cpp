@@ -1,4 +1,5 @@
 // The top level of the file and its small sections: admin, timeouts, limits, access_log.
+// (`listen` is in schema_listen.cpp, the TLS sections in schema_tls.cpp.)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -75,18 +76,22 @@ void read_access_log(const map_reader& top, access_log_config& out) {
 }
 
 // Port 0 asks the kernel for a free port, so two port-0 listeners never collide (tests do this).
-void check_listeners_differ(const map_reader& top, const map_reader& admin, const config& out) {
-  if (out.listen.port == 0 || address_identity(out.listen) != address_identity(out.admin_listen))
-    return;
-  if (admin.has("listen")) {
-    top.diag().report(admin.value_mark("listen"),
-                      "admin.listen " + detail::quoted(out.admin_listen.text) +
-                          " is the same address as listen; give the admin API its own port");
-  } else {
-    top.diag().report(top.value_mark("listen"),
-                      "listen " + detail::quoted(out.listen.text) +
-                          " is the address admin.listen uses by default; pick another port or "
-                          "set admin.listen");
+void check_listeners_differ(const map_reader& top, const map_reader& admin, const config& out,
+                            const std::vector<listener_place>& places) {
+  const auto admin_identity = address_identity(out.admin_listen);
+  for (std::size_t i = 0; i < out.listeners.size() && i < places.size(); ++i) {
+    const auto& listen = out.listeners[i].address;
+    if (listen.port == 0 || address_identity(listen) != admin_identity) continue;
+    if (admin.has("listen")) {
+      top.diag().report(admin.value_mark("listen"),
+                        "admin.listen " + detail::quoted(out.admin_listen.text) +
+                            " is the same address as " + places[i].field +
+                            "; give the admin API its own port");
+    } else {
+      top.diag().report(places[i].at, places[i].field + " " + detail::quoted(listen.text) +
+                                          " is the address admin.listen uses by default; pick "
+                                          "another port or set admin.listen");
+    }
   }
 }
 
@@ -134,13 +139,6 @@ std::optional<std::string> read_token_file(const std::string& path, std::string&
   while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r'))
     bytes.pop_back();
   return bytes;
-}
-
-// Relative to the config file's directory, so `tally check` finds the same file from anywhere.
-std::string resolve_beside(const std::string& config_file, const std::string& path) {
-  std::filesystem::path p(path);
-  if (p.is_absolute()) return path;
-  return (std::filesystem::path(config_file).parent_path() / p).string();
 }
 
 // 127.0.0.0/8, ::1, ::ffff:127.x.y.z and the name localhost: only this host can connect.
@@ -220,14 +218,17 @@ bool read_admin_token(const map_reader& admin, config& out, const load_options& 
   return ok;
 }
 
-// `listen_ok`: the top-level listen holds what the file says (or its default), so the two
-// listeners can be compared.
-void read_admin(const map_reader& top, config& out, bool listen_ok, const load_options& options) {
-  map_reader admin(top, "admin", {"listen", "token", "token_file"});
+// `listen_ok`: the listeners hold what the file says (or the default), at `places`, so they can
+// be compared with the admin listener.
+void read_admin(const map_reader& top, config& out, bool listen_ok,
+                const std::vector<listener_place>& places, const load_options& options,
+                std::int64_t now) {
+  map_reader admin(top, "admin", {"listen", "token", "token_file", "tls"});
   bool admin_listen_ok = admin.read_address("listen", out.admin_listen, /*allow_port_zero=*/true) ||
                          !admin.has("listen");
   const bool token_ok = read_admin_token(admin, out, options);
-  if (listen_ok && admin_listen_ok) check_listeners_differ(top, admin, out);
+  if (admin.has("tls")) read_admin_tls(admin, out.admin_tls, now);
+  if (listen_ok && admin_listen_ok) check_listeners_differ(top, admin, out, places);
   // Secure by default: the admin listener also serves /cluster/*, so without a token anyone who
   // can reach it could drain backends and vote them down.
   if (admin_listen_ok && token_ok && out.admin_token.empty() &&
@@ -243,7 +244,19 @@ void read_admin(const map_reader& top, config& out, bool listen_ok, const load_o
   }
 }
 
+// Seconds since the epoch: the pinned time of the options, else the wall clock.
+std::int64_t now_seconds(const load_options& options) {
+  auto now = options.now.value_or(std::chrono::system_clock::now());
+  return std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+}
+
 }  // namespace
+
+std::string resolve_beside(const std::string& config_file, const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(config_file).parent_path() / p).string();
+}
 
 void read_config(const YAML::Node& root, config& out, diagnostics& diag,
                  const load_options& options) {
@@ -257,15 +270,16 @@ void read_config(const YAML::Node& root, config& out, diagnostics& diag,
                  diag);
   if (!top.is_map()) return;
 
-  bool listen_ok =
-      top.read_address("listen", out.listen, /*allow_port_zero=*/true) || !top.has("listen");
-  read_admin(top, out, listen_ok, options);
+  const auto now = now_seconds(options);
+  std::vector<listener_place> places;
+  const bool listen_ok = read_listeners(top, out.listeners, places, now);
+  read_admin(top, out, listen_ok, places, options, now);
   top.read_whole_number("workers", out.workers, 0, 256);
   read_log(top, out.log);
   read_timeouts(top, out.timeouts);
   read_limits(top, out.limits);
   read_access_log(top, out.access_log);
-  read_pools(top, out.pools);
+  read_pools(top, out.pools, now);
   read_routes(top, out.pools, out.routes);
   read_cluster(top, out.cluster);
   read_checkpoint(top, out.checkpoint);

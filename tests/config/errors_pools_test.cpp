@@ -48,7 +48,7 @@ TEST_CASE("pool names and shapes") {
     CHECK(starts_with(e, "t.yaml:2:8: "));
     CHECK(contains(e,
                    "pools.web must be a map of key: value (one of: policy, hash_key, backends, "
-                   "health_check, outlier, retry, max_connections, queue, discovery), got "
+                   "health_check, outlier, retry, max_connections, queue, discovery, tls), got "
                    "\"round_robin\""));
   }
   {

@@ -69,7 +69,10 @@ TEST_CASE("wrong types: a map or list where a single value belongs - and the rev
   {
     auto e = only_error(after_minimal("listen: { host: 127.0.0.1 }\n"));
     CHECK(starts_with(e, "t.yaml:7:9: "));
-    CHECK(contains(e, "listen must be an address host:port, like 127.0.0.1:8080, got a map"));
+    CHECK(contains(e,
+                   "listen must be an address host:port, like 127.0.0.1:8080, or a non-empty "
+                   "list of listeners, like [ { address: 0.0.0.0:443, tls: "));
+    CHECK(contains(e, "; got a map"));
   }
   {
     auto e = only_error(after_minimal("timeouts: 5s\n"));

@@ -54,9 +54,14 @@ TEST_CASE("the SPEC example parses into the values it states") {
   const config& c = *r.value;
 
   CHECK(c.source_name == "t.yaml");
-  CHECK(c.listen.host == "127.0.0.1");
-  CHECK(c.listen.port == 8080);
-  CHECK(c.listen.text == "127.0.0.1:8080");
+  REQUIRE(c.listeners.size() == 1);
+  CHECK(c.listeners.front().address.host == "127.0.0.1");
+  CHECK(c.listeners.front().address.port == 8080);
+  CHECK(c.listeners.front().address.text == "127.0.0.1:8080");
+  CHECK_FALSE(c.listeners.front().tls);
+  CHECK_FALSE(c.admin_tls);
+  CHECK_FALSE(c.pools.front().tls);
+  CHECK(r.warnings.empty());
   CHECK(c.admin_listen.port == 9901);
   CHECK(c.admin_token.empty());
   CHECK(c.workers == 0);
@@ -141,7 +146,9 @@ TEST_CASE("absent keys take the SPEC defaults") {
   auto r = load(minimal_yaml);
   REQUIRE(r.ok());
   const config& c = *r.value;
-  CHECK(c.listen.text == "127.0.0.1:8080");
+  REQUIRE(c.listeners.size() == 1);
+  CHECK(c.listeners.front().address.text == "127.0.0.1:8080");
+  CHECK_FALSE(c.listeners.front().tls);
   CHECK(c.admin_listen.text == "127.0.0.1:9901");
   CHECK(c.admin_token.empty());
   CHECK(c.workers == 0);
@@ -262,7 +269,8 @@ TEST_CASE("other accepted forms: cookie hash key - several status ranges - port 
     INFO(e.to_string());
   REQUIRE(r.ok());
   const config& c = *r.value;
-  CHECK(c.listen.port == 0);
+  REQUIRE(c.listeners.size() == 1);
+  CHECK(c.listeners.front().address.port == 0);
   CHECK(c.admin_listen.port == 0);
   CHECK(c.admin_token == "s3cret");
   CHECK(c.workers == 256);

@@ -170,8 +170,13 @@ TEST_CASE("docs/configuration.md lists each key once") {
 TEST_CASE("keys docs/configuration.md calls planned are still rejected by tally check") {
   // When a planned key lands in the schema, its row moves up into the reference tables.
   auto text = read_text(source_dir() / "docs" / "configuration.md");
+  // No "## Planned" section at all: every key of the contract has landed, nothing to check. A
+  // heading left without rows is stale, or its table no longer parses.
+  if (text.find("\n## Planned") == std::string::npos) return;
   auto planned = table_keys_after(text, "## Planned");
-  REQUIRE_MESSAGE(!planned.empty(), "docs/configuration.md has no \"## Planned\" table");
+  REQUIRE_MESSAGE(!planned.empty(),
+                  "docs/configuration.md has a \"## Planned\" heading but no "
+                  "key table under it; remove the heading or list the keys");
   auto accepted = schema_walker().walk();
   REQUIRE(accepted.size() > 20);
   std::set<std::string> landed;

@@ -61,6 +61,9 @@ int check(const std::string& path) {
   auto result = tally::config::load_config_file(path);
   for (const auto& e : result.errors)
     std::cerr << e.to_string() << "\n";
+  // Warnings (a certificate close to its expiry) do not make the file invalid.
+  for (const auto& w : result.warnings)
+    std::cerr << "warning: " << w.to_string() << "\n";
   if (!result.ok()) return 1;
   // `tally serve` raises the soft limit to the hard one: judge the config against that.
   auto warning =

@@ -23,6 +23,46 @@ struct host_port {
   std::string text;  // exactly as configured; used as the backend label
 };
 
+enum class tls_version { v1_2, v1_3 };
+
+// One certificate with its key. The files are read when the config is loaded (so a reload
+// re-reads them, and a reload with a bad file changes nothing); the PEM text is kept here and the
+// proxy builds its TLS contexts from it, never from the files again.
+struct tls_certificate_config {
+  std::string cert_file;  // paths as configured, for messages and /status
+  std::string key_file;
+  std::string cert_pem;            // the certificate, then its chain
+  std::string key_pem;             // the private key; matches the certificate (checked at load)
+  std::vector<std::string> names;  // DNS names of the certificate (SAN, else CN), lower case
+  std::int64_t not_after = 0;      // expiry, seconds since the epoch
+};
+
+// TLS on a client listener: the certificate is chosen by SNI (exact names, then "*.example.com"
+// wildcards); the first certificate answers clients without SNI or with an unknown name.
+struct listener_tls_config {
+  std::vector<tls_certificate_config> certificates;  // at least one
+  tls_version min_version = tls_version::v1_2;
+  std::vector<std::string> alpn{"http/1.1"};  // protocols offered, in preference order
+};
+
+// One entry of `listen`: `listen: ADDRESS` is one plain listener; a list gives several.
+struct listener_config {
+  host_port address;
+  std::optional<listener_tls_config> tls;
+};
+
+// TLS from tally to a pool's backends (and its health checks).
+struct upstream_tls_config {
+  bool verify = true;
+  std::string ca_file;  // as configured; empty = the system's trust store
+  std::string ca_pem;   // its content, read at load; empty = the system's trust store
+  // Name sent as SNI and verified against the backend's certificate; empty = the backend's host
+  // when it is a DNS name (an IP literal is verified as an IP address, and sends no SNI).
+  std::string sni;
+  std::optional<tls_certificate_config> client_certificate;  // mTLS: `cert` and `key`
+  tls_version min_version = tls_version::v1_2;
+};
+
 struct timeouts_config {
   duration connect{1000};
   duration request_header{10000};
@@ -165,6 +205,7 @@ struct pool_config {
   std::uint64_t max_connections = 0;
   queue_config queue;
   std::optional<discovery_config> discovery;  // without it, backends are the configured list
+  std::optional<upstream_tls_config> tls;     // without it, plain HTTP to the backends
 };
 
 struct route_config {
@@ -200,8 +241,9 @@ struct checkpoint_config {
 struct config {
   std::string source_name;   // file path, or a name given to load_config_string
   std::string content_hash;  // hex SHA-256 of the file's bytes
-  host_port listen{"127.0.0.1", 8080, "127.0.0.1:8080"};
+  std::vector<listener_config> listeners{{{"127.0.0.1", 8080, "127.0.0.1:8080"}, std::nullopt}};
   host_port admin_listen{"127.0.0.1", 9901, "127.0.0.1:9901"};
+  std::optional<tls_certificate_config> admin_tls;  // admin.tls: {cert, key}
   // Bearer token for admin writes and /cluster/*, and the key that signs peer messages: from
   // admin.token, or the file admin.token_file names (read at load, so a reload re-reads it),
   // or the environment variable TALLY_ADMIN_TOKEN, which overrides both. Empty = none.
@@ -226,6 +268,7 @@ struct config {
 };
 
 const char* to_string(policy_kind k) noexcept;
+const char* to_string(tls_version v) noexcept;  // "1.2", "1.3"
 // "none", "admin.token", "admin.token_file", "TALLY_ADMIN_TOKEN"
 const char* to_string(token_source s) noexcept;
 

@@ -2,6 +2,7 @@
 // problem becomes a config_error with the file, line and column yaml-cpp marked.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,9 @@ struct config_error {
 struct load_result {
   std::shared_ptr<const config> value;  // null when errors is not empty
   std::vector<config_error> errors;     // every problem found, in file order
+  // Not errors, but worth the operator's attention (a certificate that expires within 30 days);
+  // `tally check` prints them, `serve` and reload log them.
+  std::vector<config_error> warnings;
   bool ok() const { return value != nullptr; }
 };
 
@@ -31,6 +35,8 @@ struct load_result {
 struct load_options {
   // Replaces admin.token / admin.token_file when set (and not empty): TALLY_ADMIN_TOKEN.
   std::optional<std::string> admin_token_override;
+  // The time certificate expiry is judged against (warnings); unset = the wall clock. Tests pin it.
+  std::optional<std::chrono::system_clock::time_point> now;
 };
 
 // TALLY_ADMIN_TOKEN from the environment (an empty value counts as unset).
