@@ -1,20 +1,25 @@
 #include "proxy_fixture.hpp"
 
+#include <fstream>
 #include <stdexcept>
 
 #include "tally/config/load.hpp"
 
 namespace tally::test {
 
-proxy_fixture::proxy_fixture(const std::string& yaml) {
-  auto loaded = config::load_config_string(yaml, "test.yaml");
+proxy_fixture::proxy_fixture(const std::string& yaml) : proxy_fixture(yaml, std::string()) {}
+
+proxy_fixture::proxy_fixture(const std::string& yaml, const std::string& config_file) {
+  if (!config_file.empty()) std::ofstream(config_file) << yaml;
+  auto loaded = config_file.empty() ? config::load_config_string(yaml, "test.yaml")
+                                    : config::load_config_file(config_file);
   if (!loaded.ok()) {
     std::string text = "test config is invalid:\n";
     for (const auto& e : loaded.errors)
       text += e.to_string() + "\n";
     throw std::runtime_error(text + yaml);
   }
-  app_ = std::make_unique<proxy::app>(loaded.value, proxy::app_options{"", false});
+  app_ = std::make_unique<proxy::app>(loaded.value, proxy::app_options{config_file, false});
   app_->start();
   thread_ = std::thread([this] { app_->run(); });
 }

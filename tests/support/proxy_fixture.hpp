@@ -16,6 +16,8 @@ class proxy_fixture {
  public:
   // `yaml` is a complete config; use proxy_yaml() to make one.
   explicit proxy_fixture(const std::string& yaml);
+  // Writes `yaml` to `config_file` and starts from that file, so app().reload() re-reads it.
+  proxy_fixture(const std::string& yaml, const std::string& config_file);
   ~proxy_fixture();
   proxy_fixture(const proxy_fixture&) = delete;
   proxy_fixture& operator=(const proxy_fixture&) = delete;

@@ -54,8 +54,11 @@ error_code worker::replace_listeners(std::vector<listener_spec>& specs) {
   std::vector<std::shared_ptr<listener_socket>> next;
   std::vector<bool> opened;
   for (auto& spec : specs) {
-    auto kept = std::find_if(listeners_.begin(), listeners_.end(),
-                             [&](const auto& l) { return l->name == spec.name; });
+    // Port 0 may name several listeners alike ("127.0.0.1:0"): the n-th of a name keeps the
+    // socket of the n-th before.
+    auto kept = std::find_if(listeners_.begin(), listeners_.end(), [&](const auto& l) {
+      return l->name == spec.name && std::find(next.begin(), next.end(), l) == next.end();
+    });
     if (kept != listeners_.end()) {
       next.push_back(*kept);
       opened.push_back(false);
