@@ -30,9 +30,9 @@ TEST_CASE("restore_discovered: only pools whose source is still of the same kind
   // web: still etcd; api: now DNS; img: now static backends.
   auto cfg = config_of(
       "  web:\n    discovery: { etcd: { endpoints: [ \"http://127.0.0.1:1\" ], prefix: /w/ } }\n"
-      "  api:\n    backends: [ 127.0.0.1:9001 ]\n    discovery: { dns: { refresh: 5s } }\n"
-      "  img:\n    backends: [ 127.0.0.1:9002 ]\n");
-  net::io_context control;
+      "  api:\n    backends: [ { address: 127.0.0.1:9001 } ]\n    discovery: { dns: { refresh: 5s } }\n"
+      "  img:\n    backends: [ { address: 127.0.0.1:9002 } ]\n");
+  boost::asio::io_context control;
   metrics registry;
   discovery_sources sources(control, registry, [] {});
   CHECK(restore_discovered(saved_state(), *cfg, sources) == 1);
@@ -64,7 +64,7 @@ TEST_CASE("restore_discovered: a file without discovered sets restores none") {
   auto saved = saved_state();
   for (auto& pool : saved.pools)
     pool.discovery.reset();
-  net::io_context control;
+  boost::asio::io_context control;
   metrics registry;
   discovery_sources sources(control, registry, [] {});
   CHECK(restore_discovered(saved, *cfg, sources) == 0);
