@@ -30,7 +30,8 @@ TEST_CASE("restore_discovered: only pools whose source is still of the same kind
   // web: still etcd; api: now DNS; img: now static backends.
   auto cfg = config_of(
       "  web:\n    discovery: { etcd: { endpoints: [ \"http://127.0.0.1:1\" ], prefix: /w/ } }\n"
-      "  api:\n    backends: [ { address: 127.0.0.1:9001 } ]\n    discovery: { dns: { refresh: 5s } }\n"
+      "  api:\n    backends: [ { address: 127.0.0.1:9001 } ]\n    discovery: { dns: { refresh: 5s "
+      "} }\n"
       "  img:\n    backends: [ { address: 127.0.0.1:9002 } ]\n");
   boost::asio::io_context control;
   metrics registry;
