@@ -1,7 +1,5 @@
 #include "tally/cluster/checkpoint_codec.hpp"
 
-#include <openssl/evp.h>
-
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
@@ -14,6 +12,7 @@
 
 #include "checkpoint_pretty.hpp"
 #include "tally/config/load.hpp"
+#include "tally/config/sha256.hpp"
 
 namespace tally::cluster {
 namespace json = boost::json;
@@ -80,21 +79,6 @@ json::object content_object(const checkpoint_state& state) {
   out["hlc"] = hlc_value(state.hlc);
   out["written_at_ms"] = state.written_at_ms;
   out["pools"] = std::move(pools);
-  return out;
-}
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1)
-    return {};  // never matches a stored checksum, so decode reports a mismatch
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(std::size_t{2} * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xf];
-  }
   return out;
 }
 
@@ -308,12 +292,13 @@ checkpoint_state read_state(const json::object& root) {
 }  // namespace
 
 std::string checkpoint_checksum(const checkpoint_state& state) {
-  return sha256_hex(json::serialize(content_object(state)));
+  // An empty digest (OpenSSL failed) never matches a stored one: decode reports a mismatch.
+  return config::sha256_hex(json::serialize(content_object(state)));
 }
 
 std::string encode_checkpoint(const checkpoint_state& state) {
   auto content = content_object(state);
-  const auto checksum = sha256_hex(json::serialize(content));
+  const auto checksum = config::sha256_hex(json::serialize(content));
   content["checksum"] = checksum;
   return detail::pretty_json(content);
 }

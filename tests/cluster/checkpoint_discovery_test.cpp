@@ -1,12 +1,11 @@
 // The discovered sets in a checkpoint: round trip, files from before the key, and the range
 // checks that keep a damaged or hostile file from adding backends tally would never accept.
-#include <openssl/evp.h>
-
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
 
 #include "checkpoint_fixtures.hpp"
+#include "support/temp_dir.hpp"
 #include "tally/cluster/checkpoint_codec.hpp"
 #include "tally/cluster/checkpoint_restore.hpp"
 
@@ -14,28 +13,8 @@ namespace tally::cluster {
 namespace {
 
 using testing::sample_state;
+using testing::with_checksum;
 namespace json = boost::json;
-
-std::string sha256_hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  REQUIRE(EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) == 1);
-  std::string out;
-  char two[3];
-  for (unsigned int i = 0; i < length; ++i) {
-    std::snprintf(two, sizeof two, "%02x", digest[i]);
-    out += two;
-  }
-  return out;
-}
-
-// Re-serializes `doc` with a fresh, correct checksum, so a test reaches the schema checks.
-std::string with_checksum(json::object doc) {
-  doc.erase("checksum");
-  const auto sum = sha256_hex(json::serialize(doc));
-  doc["checksum"] = sum;
-  return json::serialize(doc);
-}
 
 checkpoint_state discovered_state() {
   auto state = sample_state(3, 2);
@@ -164,7 +143,7 @@ TEST_CASE("checkpoint discovery: every single flipped byte in a discovered set i
 }
 
 TEST_CASE("checkpoint discovery: load_checkpoint hands over the sets before matching") {
-  testing::temp_dir dir;
+  test::temp_dir dir;
   const auto path = dir / "state.json";
   const auto state = discovered_state();
   testing::write_whole_file(path, encode_checkpoint(state));
