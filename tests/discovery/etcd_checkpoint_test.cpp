@@ -2,7 +2,10 @@
 // etcd and real backends. A replica restarted while etcd is down serves the set it last knew; a
 // reload, with the discovery settings unchanged or changed, never empties a discovered pool.
 #include <atomic>
+#include <chrono>
 #include <csignal>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -101,6 +104,30 @@ TEST_CASE("restarted while etcd is down, tally serves the discovered backends of
   CHECK_MESSAGE(eventually([&] { return body_of_get(t.proxy_port()) == "b2\n"; }), t.output());
   for (int i = 0; i < 10; ++i)
     CHECK(body_of_get(t.proxy_port()) == "b2\n");
+  stop(t);
+}
+
+TEST_CASE(
+    "a restored discovered host name that no longer resolves does not keep tally from starting") {
+  backend_set backends(1);
+  temp_dir state_dir;
+  const auto state = state_dir.path() / "state.json";
+  using namespace std::chrono;
+  cluster::checkpoint_state saved;
+  saved.node_id = "tally-a";
+  saved.written_at_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  saved.pools.push_back(
+      {"web", {}, cluster::checkpoint_discovery{"etcd", 5, {{"no-such-host.invalid:8000", 1}}}});
+  state_dir.write("state.json", cluster::encode_checkpoint(saved));
+  // No etcd answers: the pool serves its configured backend until one does.
+  const auto dead = "\"http://127.0.0.1:" + std::to_string(unused_port()) + "\"";
+  auto yaml = etcd_pool_yaml(dead, "checkpoint: { path: " + state.string() + " }\n");
+  const auto discovery_line = yaml.find("    discovery:");
+  yaml.insert(discovery_line, "    backends: [ { address: " + backends.address(0) + " } ]\n");
+  running_tally t(yaml);
+  REQUIRE_MESSAGE(t.started(), t.output());
+  CHECK(t.output().find("not using the restored discovered backends") != std::string::npos);
+  CHECK(body_of_get(t.proxy_port()) == "b1\n");
   stop(t);
 }
 

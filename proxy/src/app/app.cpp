@@ -149,8 +149,19 @@ void app::start() {
 void app::impl::build_proxy(const config::config& cfg) {
   const unsigned workers = worker_count(cfg);
   base_config = first_config;
-  snapshots = std::make_unique<snapshot_holder>(
-      build_snapshot(discovery->overlay(first_config), nullptr, workers, &registry));
+  std::shared_ptr<const routing_snapshot> first;
+  try {
+    first = build_snapshot(discovery->overlay(first_config), nullptr, workers, &registry);
+  } catch (const std::exception& e) {
+    // Before the sources start, every set is one restored from the checkpoint; a host name in
+    // it that no longer resolves must not keep tally from starting on its config.
+    if (discovery->sets().empty()) throw;
+    log_warn(std::string("checkpoint: not using the restored discovered backends: ") + e.what() +
+             "; starting from the config until the sources answer");
+    discovery->forget_all();
+    first = build_snapshot(first_config, nullptr, workers, &registry);
+  }
+  snapshots = std::make_unique<snapshot_holder>(std::move(first));
   if (cfg.access_log.enabled) requests_log = std::make_unique<access_log>(cfg.access_log.path);
   proxy =
       std::make_unique<proxy_server>(*snapshots, workers, requests_log.get(), &outliers, &registry);

@@ -177,4 +177,9 @@ void discovery_sources::restore(const std::string& pool, discovered_pool set) {
   pools_[pool] = std::move(set);
 }
 
+void discovery_sources::forget_all() {
+  std::lock_guard lock(mutex_);
+  pools_.clear();
+}
+
 }  // namespace tally::proxy

@@ -51,6 +51,8 @@ class discovery_sources {
   // prefix first, so its answer replaces the restored set).
   std::map<std::string, discovered_pool> sets() const;
   void restore(const std::string& pool, discovered_pool set);
+  // Thread-safe: drops every set (start-up: restored sets the first snapshot cannot use).
+  void forget_all();
 
  private:
   struct source;
