@@ -1,17 +1,18 @@
 #include "tally/cluster/checkpoint_codec.hpp"
 
-#include <openssl/evp.h>
-
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
 #include <limits>
+#include <set>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "checkpoint_pretty.hpp"
+#include "tally/config/load.hpp"
+#include "tally/config/sha256.hpp"
 
 namespace tally::cluster {
 namespace json = boost::json;
@@ -42,6 +43,18 @@ json::value backend_value(const checkpoint_backend& b) {
   return out;
 }
 
+json::value discovery_value(const checkpoint_discovery& d) {
+  json::array backends;
+  backends.reserve(d.backends.size());
+  for (const auto& b : d.backends)
+    backends.push_back(json::object{{"address", b.address}, {"weight", b.weight}});
+  json::object out;
+  out["source"] = d.source;
+  out["revision"] = d.revision;
+  out["backends"] = std::move(backends);
+  return out;
+}
+
 // Everything but the checksum, in file order.
 json::object content_object(const checkpoint_state& state) {
   json::array pools;
@@ -54,6 +67,9 @@ json::object content_object(const checkpoint_state& state) {
     json::object p;
     p["name"] = pool.name;
     p["backends"] = std::move(backends);
+    // Only pools with a discovered set carry the key, so a file without one reads (and sums)
+    // exactly as before the key existed.
+    if (pool.discovery) p["discovery"] = discovery_value(*pool.discovery);
     pools.push_back(std::move(p));
   }
   json::object out;
@@ -63,21 +79,6 @@ json::object content_object(const checkpoint_state& state) {
   out["hlc"] = hlc_value(state.hlc);
   out["written_at_ms"] = state.written_at_ms;
   out["pools"] = std::move(pools);
-  return out;
-}
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1)
-    return {};  // never matches a stored checksum, so decode reports a mismatch
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(std::size_t{2} * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xf];
-  }
   return out;
 }
 
@@ -103,12 +104,15 @@ const json::object& as_object(const json::value& v, const std::string& where) {
 }
 
 // Rejects unknown keys too: in a machine-written file an unexpected key is damage, and the
-// checksum (recomputed from known keys only) would not notice it otherwise.
+// checksum (recomputed from known keys only) would not notice it otherwise. `optional` keys may
+// be absent.
 void expect_keys(const json::object& obj, std::initializer_list<std::string_view> keys,
-                 const std::string& where) {
+                 const std::string& where, std::initializer_list<std::string_view> optional = {}) {
   for (const auto& member : obj) {
     bool known = false;
     for (auto key : keys)
+      known = known || member.key() == key;
+    for (auto key : optional)
       known = known || member.key() == key;
     if (!known) fail(where, "unknown field \"" + std::string(member.key()) + "\"");
   }
@@ -203,9 +207,50 @@ checkpoint_backend read_backend(const json::value& v, const std::string& where) 
   return b;
 }
 
+// A discovered backend becomes a backend of the routing table on restore, with no config entry
+// behind it: its address and weight are held to what the config and a discovery source allow.
+checkpoint_discovered_backend read_discovered_backend(const json::value& v,
+                                                      const std::string& where) {
+  const auto& obj = as_object(v, where);
+  expect_keys(obj, {"address", "weight"}, where);
+  checkpoint_discovered_backend b;
+  b.address = read_string(field(obj, "address"), join(where, "address"));
+  const auto parsed = config::parse_host_port(b.address);
+  if (!parsed || parsed->port == 0)
+    fail(join(where, "address"),
+         "\"" + b.address + "\" is not host:port with a port from 1 to 65535");
+  b.weight =
+      std::uint32_t(read_uint(field(obj, "weight"), checkpoint_max_weight, join(where, "weight")));
+  return b;
+}
+
+checkpoint_discovery read_discovery(const json::value& v, const std::string& where) {
+  const auto& obj = as_object(v, where);
+  expect_keys(obj, {"source", "revision", "backends"}, where);
+  checkpoint_discovery d;
+  d.source = read_string(field(obj, "source"), join(where, "source"));
+  if (d.source != "etcd" && d.source != "dns")
+    fail(join(where, "source"), "expected \"etcd\" or \"dns\", got \"" + d.source + "\"");
+  // etcd's revisions are int64; a larger one would turn negative when restored.
+  constexpr auto max_revision = std::uint64_t(std::numeric_limits<std::int64_t>::max());
+  d.revision =
+      std::int64_t(read_uint(field(obj, "revision"), max_revision, join(where, "revision")));
+  const auto& backends = read_array(field(obj, "backends"), join(where, "backends"));
+  d.backends.reserve(backends.size());
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    const auto at = join(where, "backends") + "[" + std::to_string(i) + "]";
+    d.backends.push_back(read_discovered_backend(backends[i], at));
+    // A source publishes one backend per address; a repeat is damage, not a second backend.
+    if (!seen.insert(d.backends.back().address).second)
+      fail(join(at, "address"), "repeats \"" + d.backends.back().address + "\"");
+  }
+  return d;
+}
+
 checkpoint_pool read_pool(const json::value& v, const std::string& where) {
   const auto& obj = as_object(v, where);
-  expect_keys(obj, {"name", "backends"}, where);
+  expect_keys(obj, {"name", "backends"}, where, {"discovery"});
   checkpoint_pool pool;
   pool.name = read_string(field(obj, "name"), join(where, "name"));
   const auto& backends = read_array(field(obj, "backends"), join(where, "backends"));
@@ -213,6 +258,8 @@ checkpoint_pool read_pool(const json::value& v, const std::string& where) {
   for (std::size_t i = 0; i < backends.size(); ++i)
     pool.backends.push_back(
         read_backend(backends[i], join(where, "backends") + "[" + std::to_string(i) + "]"));
+  if (const auto* discovery = obj.if_contains("discovery"))
+    pool.discovery = read_discovery(*discovery, join(where, "discovery"));
   return pool;
 }
 
@@ -245,12 +292,13 @@ checkpoint_state read_state(const json::object& root) {
 }  // namespace
 
 std::string checkpoint_checksum(const checkpoint_state& state) {
-  return sha256_hex(json::serialize(content_object(state)));
+  // An empty digest (OpenSSL failed) never matches a stored one: decode reports a mismatch.
+  return config::sha256_hex(json::serialize(content_object(state)));
 }
 
 std::string encode_checkpoint(const checkpoint_state& state) {
   auto content = content_object(state);
-  const auto checksum = sha256_hex(json::serialize(content));
+  const auto checksum = config::sha256_hex(json::serialize(content));
   content["checksum"] = checksum;
   return detail::pretty_json(content);
 }

@@ -94,6 +94,18 @@ checkpoint_restore_result match_checkpoint(const checkpoint_state& state,
   return result;
 }
 
+checkpoint_restore_result match_checkpoint(const checkpoint_load_result& loaded,
+                                           const checkpoint_config_table& table) {
+  if (loaded.state) return match_checkpoint(*loaded.state, table);
+  checkpoint_restore_result result;
+  result.status = loaded.status == checkpoint_restore_status::restored
+                      ? checkpoint_restore_status::failure  // restored without a state: a bug
+                      : loaded.status;
+  result.message = loaded.message;
+  result.moved_to = loaded.moved_to;
+  return result;
+}
+
 checkpoint_restore_result restore_checkpoint_from_bytes(
     std::string_view bytes, const checkpoint_config_table& table) noexcept {
   return restore_checkpoint_from_bytes(bytes, table, std::chrono::system_clock::now(),
@@ -105,14 +117,32 @@ checkpoint_restore_result restore_checkpoint_from_bytes(
     std::chrono::system_clock::time_point now,
     std::chrono::milliseconds max_clock_offset) noexcept {
   try {
-    auto decoded = decode_checkpoint(bytes);
-    if (!decoded) return failed("checkpoint from peer rejected: " + decoded.error);
-    if (auto problem = check_checkpoint_clock(*decoded.state, now, max_clock_offset))
-      return failed("checkpoint from peer rejected: " + *problem);
-    return match_checkpoint(*decoded.state, table);
+    return match_checkpoint(load_checkpoint_from_bytes(bytes, now, max_clock_offset), table);
   } catch (...) {
     return failed("checkpoint from peer rejected: out of memory");
   }
+}
+
+checkpoint_load_result load_checkpoint_from_bytes(
+    std::string_view bytes, std::chrono::system_clock::time_point now,
+    std::chrono::milliseconds max_clock_offset) noexcept {
+  checkpoint_load_result result;
+  try {
+    auto decoded = decode_checkpoint(bytes);
+    if (!decoded) {
+      result.message = "checkpoint from peer rejected: " + decoded.error;
+    } else if (auto problem = check_checkpoint_clock(*decoded.state, now, max_clock_offset)) {
+      result.message = "checkpoint from peer rejected: " + *problem;
+    } else {
+      result.status = checkpoint_restore_status::restored;
+      result.state = std::move(decoded.state);
+    }
+  } catch (...) {
+    result.status = checkpoint_restore_status::failure;
+    result.state.reset();
+    result.message = "checkpoint from peer rejected: out of memory";
+  }
+  return result;
 }
 
 checkpoint_restore_result restore_checkpoint(const std::filesystem::path& path,
@@ -126,25 +156,41 @@ checkpoint_restore_result restore_checkpoint(const std::filesystem::path& path,
                                              std::chrono::system_clock::time_point now,
                                              std::chrono::milliseconds max_clock_offset) noexcept {
   try {
+    return match_checkpoint(load_checkpoint(path, now, max_clock_offset), table);
+  } catch (...) {
+    return failed("cannot restore checkpoint " + path.string() + ": out of memory");
+  }
+}
+
+checkpoint_load_result load_checkpoint(const std::filesystem::path& path,
+                                       std::chrono::system_clock::time_point now,
+                                       std::chrono::milliseconds max_clock_offset) noexcept {
+  checkpoint_load_result result;
+  try {
     auto read = read_checkpoint_file(path);
     if (read.status == checkpoint_read_status::missing) {
-      checkpoint_restore_result result;
       result.status = checkpoint_restore_status::no_file;
       result.message = "no checkpoint at " + path.string() + "; starting from the config";
       return result;
     }
-    if (read.status == checkpoint_read_status::error)
-      return failed(read.error + "; starting from the config");
+    if (read.status == checkpoint_read_status::error) {
+      result.message = read.error + "; starting from the config";
+      return result;
+    }
 
     auto decoded = decode_checkpoint(read.bytes);
     std::string problem = decoded.error;
     if (decoded) {
       auto clock_problem = check_checkpoint_clock(*decoded.state, now, max_clock_offset);
-      if (!clock_problem) return match_checkpoint(*decoded.state, table);
+      if (!clock_problem) {
+        result.status = checkpoint_restore_status::restored;
+        result.state = std::move(decoded.state);
+        return result;
+      }
       problem = std::move(*clock_problem);
     }
 
-    auto result = failed("checkpoint " + path.string() + " is unusable: " + problem);
+    result.message = "checkpoint " + path.string() + " is unusable: " + problem;
     std::string move_error;
     result.moved_to = move_checkpoint_aside(path, now, move_error);
     if (result.moved_to)
@@ -154,7 +200,10 @@ checkpoint_restore_result restore_checkpoint(const std::filesystem::path& path,
     result.message += "; starting from the config";
     return result;
   } catch (...) {
-    return failed("cannot restore checkpoint " + path.string() + ": out of memory");
+    result.status = checkpoint_restore_status::failure;
+    result.state.reset();
+    result.message = "cannot restore checkpoint " + path.string() + ": out of memory";
+    return result;
   }
 }
 

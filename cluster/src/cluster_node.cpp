@@ -19,6 +19,7 @@
 #include "tally/cluster/message.hpp"
 #include "tally/cluster/peer_auth.hpp"
 #include "tally/cluster/vote_table.hpp"
+#include "tally/common/use_tuple.hpp"
 
 namespace tally::cluster {
 
@@ -26,8 +27,6 @@ namespace json = boost::json;
 using std::chrono::milliseconds;
 
 namespace {
-
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 std::uint64_t random_incarnation() {
   std::random_device rd;
@@ -570,7 +569,6 @@ void cluster_node::restore_admin_changes(const std::vector<admin_change>& change
 }
 
 json::object cluster_node::status_json() const {
-  const auto peer_list = peers();
   const auto c = counters();
   auto& s = *state_;
   json::object out;
@@ -592,18 +590,6 @@ json::object cluster_node::status_json() const {
   for (const auto& [key, local] : s.backends)
     backends.push_back(s.votes_json(key, local));
   out["backends"] = std::move(backends);
-
-  json::array peers;
-  for (const auto& p : peer_list) {
-    json::object po{{"id", p.id}, {"address", p.address}, {"up", p.up}};
-    po["last_success_ms_ago"] =
-        p.since_success ? json::value(p.since_success->count()) : json::value(nullptr);
-    po["last_seen_ms_ago"] =
-        p.since_heard ? json::value(p.since_heard->count()) : json::value(nullptr);
-    po["last_error"] = p.last_error;
-    peers.push_back(std::move(po));
-  }
-  out["peers"] = std::move(peers);
 
   json::array changes;
   for (const auto& ch : s.changes.all())

@@ -16,6 +16,7 @@
 #include <boost/json/parse.hpp>
 
 #include "tally/cluster/peer_auth.hpp"
+#include "tally/common/use_tuple.hpp"
 
 namespace tally::cluster {
 
@@ -25,7 +26,6 @@ using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
 namespace {
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Our peers answer with a short acknowledgement; anything larger is not a tally replica.
 constexpr std::size_t max_response_body = std::size_t{64} * 1024;
 

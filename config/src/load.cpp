@@ -3,7 +3,6 @@
 #include "tally/config/load.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,27 +12,13 @@
 
 #include "diagnostics.hpp"
 #include "schema.hpp"
+#include "tally/config/sha256.hpp"
 
 namespace tally::config {
 namespace {
 
 // A config is a few kilobytes; refusing huge files bounds memory when pointed at the wrong one.
 constexpr std::size_t largest_config_bytes = std::size_t{16} * 1024 * 1024;
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1)
-    return {};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(std::size_t{length} * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0x0f];
-  }
-  return out;
-}
 
 // The file's bytes, or the strerror text of what went wrong.
 struct file_contents {

@@ -12,6 +12,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "tally/common/use_tuple.hpp"
+
 namespace tally::discovery {
 
 namespace net = boost::asio;
@@ -19,8 +21,6 @@ using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
 namespace {
-
-inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // The system resolver, bounded by `timeout`: the timer cancels the lookup, which then completes
 // with operation_aborted (getaddrinfo itself finishes on Asio's thread and is discarded).

@@ -7,13 +7,14 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "tally/common/use_tuple.hpp"
+
 namespace tally::discovery::detail {
 
 namespace {
 
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
-inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // A range of 1,000 keys is well under a megabyte; this bounds a misbehaving server.
 constexpr std::uint64_t max_body_bytes = 64ull * 1024 * 1024;

@@ -15,6 +15,7 @@
 #include <boost/json/value.hpp>
 
 #include "etcd_http.hpp"
+#include "tally/common/use_tuple.hpp"
 
 namespace tally::discovery {
 
@@ -23,8 +24,6 @@ using namespace detail;
 using error_code = boost::system::error_code;
 
 namespace {
-
-inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // One watch message larger than this is not something etcd sends for a pool's keys.
 constexpr std::size_t max_line_bytes = std::size_t{64} * 1024 * 1024;

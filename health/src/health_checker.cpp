@@ -16,12 +16,13 @@
 #include <unordered_set>
 #include <utility>
 
+#include "tally/common/use_tuple.hpp"
+
 namespace tally::health {
 
 namespace {
 
 using steady = std::chrono::steady_clock;
-inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // A zero interval would turn a target's loop into a busy loop on the control thread.
 constexpr std::chrono::milliseconds min_interval{1};

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "tally/common/use_tuple.hpp"
 #include "tally/health/local_errors.hpp"
 
 namespace tally::health {
@@ -23,8 +24,6 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 using error_code = boost::system::error_code;
-
-inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // A health endpoint answers with a short header; anything bigger is not a health endpoint.
 constexpr std::uint32_t max_header_bytes = 16 * 1024;

@@ -1,6 +1,4 @@
 // The file format: round trip, the documented checksum, and damage of every kind failing cleanly.
-#include <openssl/evp.h>
-
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
@@ -11,29 +9,10 @@
 namespace tally::cluster {
 namespace {
 
+using testing::independent_sha256_hex;
 using testing::sample_state;
+using testing::with_checksum;
 namespace json = boost::json;
-
-std::string independent_sha256_hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  REQUIRE(EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) == 1);
-  std::string out;
-  char two[3];
-  for (unsigned int i = 0; i < length; ++i) {
-    std::snprintf(two, sizeof two, "%02x", digest[i]);
-    out += two;
-  }
-  return out;
-}
-
-// Re-serializes `doc` with a fresh, correct checksum, so a test reaches the schema checks.
-std::string with_checksum(json::object doc) {
-  doc.erase("checksum");
-  const auto sum = independent_sha256_hex(json::serialize(doc));
-  doc["checksum"] = sum;
-  return json::serialize(doc);
-}
 
 json::object parsed(const std::string& bytes) {
   return json::parse(bytes).as_object();

@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include "checkpoint_fixtures.hpp"
+#include "support/temp_dir.hpp"
 #include "tally/cluster/checkpoint_codec.hpp"
 #include "tally/cluster/checkpoint_file.hpp"
 
@@ -20,8 +21,8 @@ namespace tally::cluster {
 namespace {
 
 using namespace std::chrono_literals;
+using test::temp_dir;
 using testing::sample_state;
-using testing::temp_dir;
 namespace fs = std::filesystem;
 
 TEST_CASE("checkpoint crash: the file loads after every one of hundreds of kill -9 mid-write") {

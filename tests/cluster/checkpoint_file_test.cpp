@@ -10,14 +10,15 @@
 #include <doctest/doctest.h>
 
 #include "checkpoint_fixtures.hpp"
+#include "support/temp_dir.hpp"
 #include "tally/cluster/checkpoint_codec.hpp"
 #include "tally/cluster/checkpoint_file.hpp"
 
 namespace tally::cluster {
 namespace {
 
+using test::temp_dir;
 using testing::read_whole_file;
-using testing::temp_dir;
 namespace fs = std::filesystem;
 
 std::size_t entries_in(const fs::path& dir) {

@@ -1,44 +1,23 @@
-// Shared helpers for the checkpoint tests: a self-removing temp directory, sample states and
-// whole-file reads/writes.
+// Shared helpers for the checkpoint tests: sample states, whole-file reads/writes, and a
+// checksum computed independently of the codec (temporary directories: support/temp_dir.hpp).
 #pragma once
 
-#include <unistd.h>
+#include <openssl/evp.h>
 
-#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <random>
 #include <string>
+
+#include <doctest/doctest.h>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "tally/cluster/checkpoint_state.hpp"
 
 namespace tally::cluster::testing {
-
-class temp_dir {
- public:
-  temp_dir() {
-    static std::atomic<unsigned> counter{0};
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("tally-checkpoint-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
-             "-" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // `pools` pools of `per_pool` backends with varied values; `seed` changes the values.
 inline checkpoint_state sample_state(std::size_t pools = 2, std::size_t per_pool = 3,
@@ -78,6 +57,28 @@ inline std::string read_whole_file(const std::filesystem::path& path) {
 inline void write_whole_file(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << bytes;
+}
+
+// SHA-256 without the codec's helper, so a test does not check the codec against itself.
+inline std::string independent_sha256_hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  REQUIRE(EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) == 1);
+  std::string out;
+  char two[3];
+  for (unsigned int i = 0; i < length; ++i) {
+    std::snprintf(two, sizeof two, "%02x", digest[i]);
+    out += two;
+  }
+  return out;
+}
+
+// Re-serializes `doc` with a fresh, correct checksum, so a test reaches the schema checks.
+inline std::string with_checksum(boost::json::object doc) {
+  doc.erase("checksum");
+  const auto sum = independent_sha256_hex(boost::json::serialize(doc));
+  doc["checksum"] = sum;
+  return boost::json::serialize(doc);
 }
 
 // 2026-11-26T05:15:00Z, so corrupt-file names are predictable.

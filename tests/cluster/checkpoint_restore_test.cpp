@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "checkpoint_fixtures.hpp"
+#include "support/temp_dir.hpp"
 #include "tally/cluster/checkpoint_codec.hpp"
 #include "tally/cluster/checkpoint_file.hpp"
 #include "tally/cluster/checkpoint_restore.hpp"
@@ -12,8 +13,8 @@
 namespace tally::cluster {
 namespace {
 
+using test::temp_dir;
 using testing::fixed_now;
-using testing::temp_dir;
 namespace fs = std::filesystem;
 
 checkpoint_backend backend(std::string address, std::uint32_t weight, bool drained, bool up) {

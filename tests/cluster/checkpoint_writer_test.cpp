@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include "checkpoint_fixtures.hpp"
+#include "support/temp_dir.hpp"
 #include "tally/cluster/checkpoint_codec.hpp"
 #include "tally/cluster/checkpoint_file.hpp"
 #include "tally/cluster/checkpoint_writer.hpp"
@@ -17,8 +18,8 @@ namespace tally::cluster {
 namespace {
 
 using namespace std::chrono_literals;
+using test::temp_dir;
 using testing::sample_state;
-using testing::temp_dir;
 namespace fs = std::filesystem;
 
 // Collects what the writer reports from its thread.

@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 
 #include "tally/cluster/peer_auth.hpp"
+#include "tally/common/use_tuple.hpp"
 
 namespace tally::cluster::test {
 
@@ -18,9 +19,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
-namespace {
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-}
+namespace {}
 
 votes_server::votes_server(net::io_context& ioc, std::string token)
     : ioc_(ioc),

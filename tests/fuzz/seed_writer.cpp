@@ -81,5 +81,11 @@ int main(int argc, char** argv) {
   write(root / "checkpoint" / "no_pools.json", encode_checkpoint(checkpoint(0, 0, 1)));
   write(root / "checkpoint" / "one_pool.json", encode_checkpoint(checkpoint(1, 2, 2)));
   write(root / "checkpoint" / "two_pools.json", encode_checkpoint(checkpoint(2, 3, 1)));
+  // Pools whose backends came from etcd and from DNS, with their discovered sets.
+  auto discovered = checkpoint(2, 2, 3);
+  discovered.pools[0].discovery =
+      checkpoint_discovery{"etcd", 42, {{"10.0.0.1:8080", 2}, {"10.0.0.2:8080", 0}}};
+  discovered.pools[1].discovery = checkpoint_discovery{"dns", 0, {{"[::1]:8080", 1}}};
+  write(root / "checkpoint" / "discovered_pools.json", encode_checkpoint(discovered));
   return 0;
 }

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "tally/common/use_tuple.hpp"
+
 namespace tally::test {
 
 namespace {
@@ -21,7 +23,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Slack on top of the stream's own deadline before the io_context is abandoned; the stream
 // timer should always fire first.
 constexpr auto run_slack = 1s;

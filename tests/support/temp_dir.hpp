@@ -26,6 +26,7 @@ class temp_dir {
   temp_dir& operator=(const temp_dir&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
   // Writes `text` to `name` inside the directory and returns the file's path.
   std::string write(const std::string& name, const std::string& text) const {
     auto p = path_ / name;

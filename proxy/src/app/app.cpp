@@ -112,7 +112,10 @@ struct app::impl {
   void publish_members(const routing_snapshot& snap);  // the cluster votes on these backends
   void watch_signals();
   void watch_health();  // on the control loop: health targets for the current snapshot
-  void restore_checkpoint(const config::config& cfg);
+  // Reads checkpoint.path (or a peer's) and hands its discovered sets to `discovery`, before the
+  // first snapshot is built; restore_checkpoint then applies the rest to that snapshot.
+  cluster::checkpoint_load_result load_checkpoint(const config::config& cfg);
+  void restore_checkpoint(const config::config& cfg, const cluster::checkpoint_load_result& saved);
   void state_changed() {
     if (checkpoint_writer) checkpoint_writer->request_write(checkpoint_state->state());
   }
@@ -136,9 +139,13 @@ void app::start() {
   auto& d = *impl_;
   const auto& cfg = *d.first_config;
   apply_log_settings(cfg);
+  d.discovery =
+      std::make_unique<discovery_sources>(d.control, d.registry, [&d] { d.schedule_rebuild(); });
+  cluster::checkpoint_load_result saved;
+  if (cfg.checkpoint) saved = d.load_checkpoint(cfg);
   d.build_proxy(cfg);
   d.build_health_and_cluster(cfg);
-  if (cfg.checkpoint) d.restore_checkpoint(cfg);
+  if (cfg.checkpoint) d.restore_checkpoint(cfg, saved);
   d.outlier_ticker.start();
   d.refresh_gauges_on_scrape();
   d.open_listeners(cfg);
@@ -159,11 +166,20 @@ void app::start() {
 
 void app::impl::build_proxy(const config::config& cfg) {
   const unsigned workers = worker_count(cfg);
-  discovery =
-      std::make_unique<discovery_sources>(control, registry, [this] { schedule_rebuild(); });
   base_config = first_config;
-  snapshots = std::make_unique<snapshot_holder>(
-      build_snapshot(discovery->overlay(first_config), nullptr, workers, &registry));
+  std::shared_ptr<const routing_snapshot> first;
+  try {
+    first = build_snapshot(discovery->overlay(first_config), nullptr, workers, &registry);
+  } catch (const std::exception& e) {
+    // Before the sources start, every set is one restored from the checkpoint; a host name in
+    // it that no longer resolves must not keep tally from starting on its config.
+    if (discovery->sets().empty()) throw;
+    log_warn(std::string("checkpoint: not using the restored discovered backends: ") + e.what() +
+             "; starting from the config until the sources answer");
+    discovery->forget_all();
+    first = build_snapshot(first_config, nullptr, workers, &registry);
+  }
+  snapshots = std::make_unique<snapshot_holder>(std::move(first));
   if (cfg.access_log.enabled) requests_log = std::make_unique<access_log>(cfg.access_log.path);
   proxy =
       std::make_unique<proxy_server>(*snapshots, workers, requests_log.get(), &outliers, &registry);
@@ -194,7 +210,7 @@ void app::impl::build_health_and_cluster(const config::config& cfg) {
                                          const health::probe_result& result) {
     r->backend(pool, b.address()).health_check(result.ok);
   });
-  checkpoint_state = std::make_unique<checkpoint_source>(*snapshots, *cluster);
+  checkpoint_state = std::make_unique<checkpoint_source>(*snapshots, *cluster, *discovery);
   publish_members(*snapshots->load());
 }
 
@@ -347,29 +363,44 @@ void app::impl::watch_health() {
   publish_members(*snap);
 }
 
-// Restores the routing table from checkpoint.path, or from a peer when there is no file. Runs at
-// start-up, before anything is served; a bad file is reported and set aside, never fatal.
-void app::impl::restore_checkpoint(const config::config& cfg) {
+// Reads checkpoint.path, or a peer's checkpoint when there is no file. Runs at start-up, before
+// the first snapshot is built; a bad file is reported and set aside, never fatal.
+cluster::checkpoint_load_result app::impl::load_checkpoint(const config::config& cfg) {
   const auto& path = cfg.checkpoint->path;
-  auto snap = snapshots->load();
-  auto table = checkpoint_table_for(*snap);
   // Stamps further ahead of this clock than the cluster allows are refused, as in a message.
   const auto max_offset =
       cfg.cluster ? cfg.cluster->max_clock_offset : cluster::default_max_clock_offset;
   const auto now = std::chrono::system_clock::now();
-  auto result = cluster::restore_checkpoint(path, table, now, max_offset);
-  if (result.status == cluster::checkpoint_restore_status::no_file && cfg.cluster &&
+  auto loaded = cluster::load_checkpoint(path, now, max_offset);
+  if (loaded.status == cluster::checkpoint_restore_status::no_file && cfg.cluster &&
       !cfg.cluster->peers.empty()) {
     std::string errors;
     if (auto bytes = fetch_peer_checkpoint(*cfg.cluster, cfg.admin_token, errors)) {
-      result = cluster::restore_checkpoint_from_bytes(*bytes, table, now, max_offset);
-      if (result.status == cluster::checkpoint_restore_status::restored)
-        log_info("checkpoint: no local file; took the routing table of peer " + result.node_id);
+      // A rejected body is logged by restore_checkpoint, like a bad file.
+      loaded = cluster::load_checkpoint_from_bytes(*bytes, now, max_offset);
+      if (loaded.state)
+        log_info("checkpoint: no local file; took the routing table of peer " +
+                 loaded.state->node_id);
     } else {
       log_warn("checkpoint: no local file and no peer answered (" + errors +
                "); starting from the config");
     }
   }
+  if (loaded.state) {
+    if (auto pools = restore_discovered(*loaded.state, cfg, *discovery))
+      log_info("checkpoint: restored the discovered backends of " + std::to_string(pools) +
+               " pools; they serve until their source answers");
+  }
+  return loaded;
+}
+
+// Applies the loaded checkpoint to the first snapshot (which already holds its discovered sets),
+// then starts writing checkpoints.
+void app::impl::restore_checkpoint(const config::config& cfg,
+                                   const cluster::checkpoint_load_result& saved) {
+  const auto& path = cfg.checkpoint->path;
+  auto snap = snapshots->load();
+  auto result = cluster::match_checkpoint(saved, checkpoint_table_for(*snap));
   switch (result.status) {
     case cluster::checkpoint_restore_status::restored: {
       auto applied = apply_checkpoint(result, *snap, *cluster, *checkpoint_state);

@@ -12,6 +12,7 @@
 
 #include "http/net_types.hpp"
 #include "tally/cluster/checkpoint_codec.hpp"
+#include "tally/config/load.hpp"
 
 namespace tally::proxy {
 
@@ -44,6 +45,7 @@ void checkpoint_source::remember_since(const std::string& pool, const std::strin
 cluster::checkpoint_state checkpoint_source::state() {
   auto snap = snapshots_.load();
   auto changes = cluster_.admin_changes();
+  auto discovered = discovery_.sets();
   cluster::checkpoint_state s;
   s.node_id = cluster_.node_id();
   s.config_hash = snap->cfg->content_hash;
@@ -74,9 +76,35 @@ cluster::checkpoint_state checkpoint_source::state() {
       }
       cp.backends.push_back(std::move(cb));
     }
+    if (auto found = discovered.find(pool->name()); found != discovered.end()) {
+      cluster::checkpoint_discovery d{found->second.source, found->second.revision, {}};
+      for (const auto& b : found->second.backends)
+        d.backends.push_back({b.address.text, b.weight});
+      cp.discovery = std::move(d);
+    }
     s.pools.push_back(std::move(cp));
   }
   return s;
+}
+
+std::size_t restore_discovered(const cluster::checkpoint_state& saved, const config::config& cfg,
+                               discovery_sources& discovery) {
+  std::size_t restored = 0;
+  for (const auto& pool : cfg.pools) {
+    if (!pool.discovery) continue;
+    const std::string kind = pool.discovery->etcd ? "etcd" : "dns";
+    for (const auto& sp : saved.pools) {
+      if (sp.name != pool.name || !sp.discovery || sp.discovery->source != kind) continue;
+      discovered_pool set{kind, sp.discovery->revision, saved.written_at_ms, {}};
+      for (const auto& b : sp.discovery->backends)
+        if (auto address = config::parse_host_port(b.address))  // decode checked it already
+          set.backends.push_back({std::move(*address), b.weight, {}});
+      discovery.restore(pool.name, std::move(set));
+      ++restored;
+      break;
+    }
+  }
+  return restored;
 }
 
 std::size_t apply_checkpoint(const cluster::checkpoint_restore_result& restored,

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "app/discovery_glue.hpp"
 #include "tally/cluster/checkpoint_restore.hpp"
 #include "tally/cluster/checkpoint_state.hpp"
 #include "tally/cluster/cluster_node.hpp"
@@ -16,12 +17,14 @@ namespace tally::proxy {
 
 cluster::checkpoint_config_table checkpoint_table_for(const routing_snapshot& snap);
 
-// Builds the state to save from the live routing table. Thread-safe (the checkpoint writer
-// calls it on its own thread); it remembers when each verdict last changed, for since-times.
+// Builds the state to save from the live routing table and the discovered sets. Thread-safe (the
+// checkpoint writer calls it on its own thread); it remembers when each verdict last changed,
+// for since-times.
 class checkpoint_source {
  public:
-  checkpoint_source(const snapshot_holder& snapshots, const cluster::cluster_node& cluster)
-      : snapshots_(snapshots), cluster_(cluster) {}
+  checkpoint_source(const snapshot_holder& snapshots, const cluster::cluster_node& cluster,
+                    const discovery_sources& discovery)
+      : snapshots_(snapshots), cluster_(cluster), discovery_(discovery) {}
   cluster::checkpoint_state state();
   // Since-times carried over from a restored file.
   void remember_since(const std::string& pool, const std::string& address, bool up,
@@ -30,9 +33,16 @@ class checkpoint_source {
  private:
   const snapshot_holder& snapshots_;
   const cluster::cluster_node& cluster_;
+  const discovery_sources& discovery_;
   std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, std::pair<bool, std::int64_t>> since_;
 };
+
+// Hands the discovered sets of a restored file to `discovery`, for the pools of `cfg` whose
+// discovery source is of the same kind, before the first routing snapshot is built: they serve
+// until the source answers. Returns how many pools got one.
+std::size_t restore_discovered(const cluster::checkpoint_state& saved, const config::config& cfg,
+                               discovery_sources& discovery);
 
 // Applies a restored file: drain, weight, verdict per backend still configured, and the admin
 // changes' clocks so the newest write still wins across the cluster. Returns how many applied.

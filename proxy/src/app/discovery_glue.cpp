@@ -98,14 +98,9 @@ void discovery_sources::configure(const config::config& cfg) {
     if (pool.discovery->etcd) {
       discovery::etcd_watcher_options o;
       o.etcd = *pool.discovery->etcd;
-      {
-        std::lock_guard lock(mutex_);
-        auto known = pools_.find(pool.name);
-        // Only a set restored from the checkpoint is resumed, never one of a replaced source.
-        if (old == sources_.end() && known != pools_.end() && known->second.source == "etcd" &&
-            known->second.revision > 0)
-          o.resume = discovery::discovered_set{known->second.backends, known->second.revision};
-      }
+      // No resume from a set restored from the checkpoint: its revision belongs to the etcd
+      // cluster of the last run, and one rebuilt or restored from a backup can sit below it, where
+      // a watch would silently wait. A full read replaces the restored set as soon as etcd answers.
       o.on_update = [this, name = pool.name](const discovery::discovered_set& set) {
         publish(name, "etcd", set);
       };
@@ -118,12 +113,13 @@ void discovery_sources::configure(const config::config& cfg) {
     }
     next[pool.name] = std::move(s);
   }
-  for (auto& [name, s] : sources_) {  // pools gone or changed: forget what they found
+  for (auto& [name, s] : sources_)  // pools gone or changed
     s->stop();
-    std::lock_guard lock(mutex_);
-    pools_.erase(name);
-  }
   sources_ = std::move(next);
+  // A pool without discovery forgets its set; one whose source changed keeps it until the new
+  // source answers, as it would while its old source was unreachable.
+  std::lock_guard lock(mutex_);
+  std::erase_if(pools_, [&](const auto& p) { return !sources_.contains(p.first); });
 }
 
 void discovery_sources::publish(const std::string& pool, const std::string& kind,
@@ -179,6 +175,11 @@ std::map<std::string, discovered_pool> discovery_sources::sets() const {
 void discovery_sources::restore(const std::string& pool, discovered_pool set) {
   std::lock_guard lock(mutex_);
   pools_[pool] = std::move(set);
+}
+
+void discovery_sources::forget_all() {
+  std::lock_guard lock(mutex_);
+  pools_.clear();
 }
 
 }  // namespace tally::proxy

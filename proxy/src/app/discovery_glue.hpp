@@ -36,7 +36,8 @@ class discovery_sources {
   ~discovery_sources();
 
   // On the control loop: starts the sources of cfg's pools, keeps those whose settings did not
-  // change, stops the rest (their sets are forgotten).
+  // change, stops the rest. A pool that lost its discovery section forgets its set; one whose
+  // source changed keeps it until the new source answers.
   void configure(const config::config& cfg);
   void stop();
 
@@ -46,9 +47,12 @@ class discovery_sources {
   // Thread-safe: {pool: {source, revision, last_update, backends}} for /status.
   boost::json::object status_json() const;
   // Thread-safe: the current sets (for the checkpoint), and a set restored from it before the
-  // sources start (an etcd watch then resumes after its revision).
+  // sources start; it serves until the pool's source publishes (an etcd source reads the whole
+  // prefix first, so its answer replaces the restored set).
   std::map<std::string, discovered_pool> sets() const;
   void restore(const std::string& pool, discovered_pool set);
+  // Thread-safe: drops every set (start-up: restored sets the first snapshot cannot use).
+  void forget_all();
 
  private:
   struct source;

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 
 #include "http/header_arena.hpp"
+#include "tally/common/use_tuple.hpp"
 
 namespace tally::proxy {
 
@@ -17,10 +18,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
-
-// co_await op(..., use_tuple) yields (error_code, result...) instead of throwing: errors on I/O
-// paths are values, handled where they occur.
-inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // Parsed fields live in the connection's header_arena instead of one heap block per field.
 using proxy_allocator = arena_allocator<char>;

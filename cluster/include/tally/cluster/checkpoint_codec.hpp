@@ -18,11 +18,18 @@
 //            "admin_hlc": {"physical_ms": 1764134090000, "logical": 0, "node": "tally-b"}},
 //           {"address": "10.0.0.2:8080", "weight": 1, "drained": false, "verdict_up": false,
 //            "verdict_since_ms": 1764134050000, "admin_hlc": null}
-//         ]
+//         ],
+//         "discovery": {"source": "etcd", "revision": 42, "backends": [
+//           {"address": "10.0.0.1:8080", "weight": 5}, {"address": "10.0.0.2:8080", "weight": 1}
+//         ]}
 //       }
 //     ],
 //     "checksum": "<64 lowercase hex digits>"
 //   }
+//
+// "discovery" appears only on a pool whose backends come from a discovery source (etcd or DNS):
+// the set it last published, as the source said it (admin changes are in "backends"). A file
+// without it is the same format; one with it is refused by a tally older than the key.
 //
 // Checksum: lowercase hex SHA-256 of the canonical content, which is the whole object without
 // the "checksum" key, keys in the order above, serialized compactly as Boost.JSON's serialize()
@@ -63,7 +70,9 @@ struct checkpoint_decode_result {
 std::string encode_checkpoint(const checkpoint_state& state);
 
 // Validates everything (JSON, format version, field types and ranges: weight 0..1000, HLC
-// milliseconds within int64, strings of at most 512 bytes, non-empty node ids; checksum);
+// milliseconds within int64, strings of at most 512 bytes, non-empty node ids; a discovered
+// set's source "etcd" or "dns", revision within int64, addresses host:port with a port from 1 to
+// 65535 and none twice; checksum);
 // never throws. Checks against the clock are the restore's (checkpoint_restore.hpp).
 checkpoint_decode_result decode_checkpoint(std::string_view bytes) noexcept;
 

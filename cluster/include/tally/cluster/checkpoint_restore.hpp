@@ -94,4 +94,24 @@ checkpoint_restore_result restore_checkpoint_from_bytes(
 checkpoint_restore_result match_checkpoint(const checkpoint_state& state,
                                            const checkpoint_config_table& table);
 
+// restore_checkpoint in two halves, for a caller that needs the file's content before it can
+// build the table to match against (the app overlays the discovered sets on its config first).
+// load_* does the reading and every check, and sets a bad file aside, exactly as restore_* does;
+// `state` is set when status is restored.
+struct checkpoint_load_result {
+  checkpoint_restore_status status = checkpoint_restore_status::failure;
+  std::string message;                            // for no_file and failure
+  std::optional<std::filesystem::path> moved_to;  // where a corrupt file was set aside
+  std::optional<checkpoint_state> state;
+};
+checkpoint_load_result load_checkpoint(const std::filesystem::path& path,
+                                       std::chrono::system_clock::time_point now,
+                                       std::chrono::milliseconds max_clock_offset) noexcept;
+checkpoint_load_result load_checkpoint_from_bytes(
+    std::string_view bytes, std::chrono::system_clock::time_point now,
+    std::chrono::milliseconds max_clock_offset) noexcept;
+// The second half: the match of a loaded state, or the load's no_file or failure as it was.
+checkpoint_restore_result match_checkpoint(const checkpoint_load_result& loaded,
+                                           const checkpoint_config_table& table);
+
 }  // namespace tally::cluster

@@ -49,9 +49,30 @@ struct checkpoint_backend {
   friend bool operator==(const checkpoint_backend&, const checkpoint_backend&) = default;
 };
 
+// A backend a discovery source found: what the source said, before any admin change (those are
+// in the pool's `backends`, matched by address like a configured backend's).
+struct checkpoint_discovered_backend {
+  std::string address;       // "host:port" as the source spelled it; a port from 1 to 65535
+  std::uint32_t weight = 1;  // 0..checkpoint_max_weight
+
+  friend bool operator==(const checkpoint_discovered_backend&,
+                         const checkpoint_discovered_backend&) = default;
+};
+
+// The set a pool's discovery source last published, so a replica restarted while the source is
+// unreachable still serves it; the source's next answer replaces it.
+struct checkpoint_discovery {
+  std::string source;         // "etcd" or "dns"
+  std::int64_t revision = 0;  // etcd's store revision of the set; 0 for DNS
+  std::vector<checkpoint_discovered_backend> backends;  // one per address
+
+  friend bool operator==(const checkpoint_discovery&, const checkpoint_discovery&) = default;
+};
+
 struct checkpoint_pool {
   std::string name;
   std::vector<checkpoint_backend> backends;
+  std::optional<checkpoint_discovery> discovery;  // absent: the pool has no discovered set
 
   friend bool operator==(const checkpoint_pool&, const checkpoint_pool&) = default;
 };

@@ -130,7 +130,8 @@ class cluster_node {
   // Applied to the backend at once and sent to peers right away.
   bool apply_admin_change(std::string_view pool, std::string_view backend, admin_mutation m);
 
-  // For /status: node, quorum, per-backend verdict and votes, peers, admin changes, counters.
+  // For /status: node, quorum, per-backend verdict and votes, admin changes, counters. The peers
+  // are not in it: /status lists them once, at the top level, from peers().
   boost::json::object status_json() const;
 
   // One backend's entry of status_json()["backends"] (verdict, counts, votes with ages), for
