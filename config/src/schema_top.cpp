@@ -283,6 +283,14 @@ void read_config(const YAML::Node& root, config& out, diagnostics& diag,
   read_routes(top, out.pools, out.routes);
   read_cluster(top, out.cluster);
   read_checkpoint(top, out.checkpoint);
+  // Replicas call each other's admin listener (votes, admin changes, checkpoints) with a plain
+  // HTTP client, so a TLS admin listener would cut the cluster apart.
+  if (out.admin_tls && out.cluster && !out.cluster->peers.empty())
+    diag.report(top.value_mark("admin"),
+                "admin.tls cannot be combined with cluster.peers in this version: replicas reach "
+                "each other's admin listener over plain HTTP (every peer message is signed with "
+                "the admin token); remove admin.tls, or keep the admin listener on a private "
+                "network");
 }
 
 }  // namespace tally::config::detail

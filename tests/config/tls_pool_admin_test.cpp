@@ -184,3 +184,18 @@ TEST_CASE("tls files are found beside the config file - whatever the working dir
   REQUIRE(r.ok());
   CHECK(r.value->admin_tls->names == std::vector<std::string>{"a.example.com"});
 }
+
+TEST_CASE("admin tls: not with cluster peers, which call the admin listener over plain HTTP") {
+  tls_dir d;
+  d.make_certificate("admin", "admin.internal", "DNS:admin.internal");
+  const std::string cluster =
+      "cluster: { node_id: lb-1, peers: [ { id: lb-2, address: 127.0.0.1:9902 } ] }\n";
+  auto e = d.only_error("admin: { tls: { cert: admin.pem, key: admin-key.pem } }\n" +
+                        std::string(minimal_yaml) + cluster);
+  CHECK(starts_with(e, "t.yaml:1:8: admin.tls cannot be combined with cluster.peers"));
+  // Without peers (a cluster of one) it is fine.
+  auto alone = d.load("admin: { tls: { cert: admin.pem, key: admin-key.pem } }\n" +
+                      std::string(minimal_yaml) + "cluster: { node_id: lb-1 }\n");
+  INFO(d.joined(alone.errors));
+  CHECK(alone.ok());
+}

@@ -419,3 +419,26 @@ TEST_CASE("upstream tls: health checks mark a backend whose certificate fails do
       },
       10s));
 }
+
+TEST_CASE("admin tls: the admin API over HTTPS; plain HTTP to it gets nothing") {
+  backend_set backends(1);
+  temp_dir dir;
+  auto admin_cert = make_certificate(dir, "admin", "admin.internal", "DNS:admin.internal");
+  proxy_fixture proxy(proxy_yaml({{"web", "round_robin", {backends.address(0)}}},
+                                 "admin: { listen: 127.0.0.1:0, tls: { cert: " + admin_cert.cert +
+                                     ", key: " + admin_cert.key + " } }\n"));
+  auto r =
+      tls_exchange(proxy.admin_port(), "admin.internal", admin_cert.cert,
+                   "GET /metrics HTTP/1.1\r\nHost: admin.internal\r\nConnection: close\r\n\r\n");
+  INFO(r.error);
+  REQUIRE(r.handshake);
+  CHECK(r.response.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(sample_value(r.response, "tally_tls_handshakes_total",
+                     {"listener=\"admin\"", "result=\"success\""}) == 1);
+  raw_connection raw(proxy.admin_port());
+  boost::asio::write(raw.socket,
+                     boost::asio::buffer(std::string("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::string got;
+  CHECK(raw.read_until_closed(got));
+  CHECK(got.find("HTTP/1.1 200") == std::string::npos);
+}

@@ -3,7 +3,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include <boost/asio/ssl/stream.hpp>
+
 #include "listener/accept_backoff.hpp"
+#include "tally/proxy/log.hpp"
+#include "tally/tls/server_tls.hpp"
+#include "tally/tls/tls_settings.hpp"
 
 namespace tally::proxy {
 
@@ -24,8 +29,8 @@ class connection_slot {
 };
 
 bool client_gone(const error_code& ec) {
-  return ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
-         ec == net::error::connection_reset;
+  return ec == http::error::end_of_stream || ec == net::ssl::error::stream_truncated ||
+         ec == beast::error::timeout || ec == net::error::eof || ec == net::error::connection_reset;
 }
 
 admin_response malformed(const error_code& ec) {
@@ -92,13 +97,36 @@ net::awaitable<void> admin_server::accept_loop() {
 net::awaitable<void> admin_server::serve(tcp::socket socket) {
   connection_slot slot(active_);
   beast::tcp_stream stream(std::move(socket));
+  auto tls = options_.tls ? options_.tls() : nullptr;
+  if (!tls) {
+    co_await serve_requests(stream);
+  } else {
+    net::ssl::stream<beast::tcp_stream&> secure(stream, tls->context());
+    stream.expires_after(header_timeout());
+    auto [ec] = co_await secure.async_handshake(net::ssl::stream_base::server, use_tuple);
+    tls->count_handshake(!ec);
+    if (ec) {
+      log_debug("admin: tls handshake failed: " + tls::describe_tls_error(ec));
+    } else {
+      co_await serve_requests(secure);
+      stream.expires_after(std::chrono::seconds(1));
+      co_await secure.async_shutdown(use_tuple);  // close_notify: the response was not cut off
+    }
+  }
+  error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+template <class Stream>
+net::awaitable<void> admin_server::serve_requests(Stream& stream) {
+  auto& tcp_layer = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
     // Content-Length is judged below, after the token: a 401 must not depend on the body.
     parser.body_limit(boost::none);
-    stream.expires_after(header_timeout());
+    tcp_layer.expires_after(header_timeout());
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
     if (client_gone(ec)) break;
     admin_response res;
@@ -113,7 +141,7 @@ net::awaitable<void> admin_server::serve(tcp::socket socket) {
     } else {
       parser.body_limit(max_body_bytes);  // a chunked body is cut off here
       if (!parser.is_done()) {
-        stream.expires_after(io_timeout);
+        tcp_layer.expires_after(io_timeout);
         auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
         if (client_gone(bec)) break;
         if (bec) res = malformed(bec);
@@ -126,12 +154,10 @@ net::awaitable<void> admin_server::serve(tcp::socket socket) {
     }
     res.keep_alive(keep_alive);
     res.prepare_payload();
-    stream.expires_after(io_timeout);
+    tcp_layer.expires_after(io_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
     if (wec || !keep_alive) break;
   }
-  error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
 admin_response make_admin_response(const admin_request& req, http::status status, std::string body,

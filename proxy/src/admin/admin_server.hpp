@@ -17,6 +17,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "http/net_types.hpp"
+#include "tally/proxy/routing_snapshot.hpp"
 
 namespace tally::proxy {
 
@@ -33,6 +34,9 @@ struct admin_server_options {
   // The deadline for a request header (timeouts.request_header); read at each request.
   std::function<std::chrono::milliseconds()> header_timeout;
   metrics* registry = nullptr;  // counts accept errors; may be null
+  // The admin listener's TLS for a new connection (admin.tls, from the current snapshot, so a
+  // reload applies); null or returning null: plain HTTP.
+  std::function<std::shared_ptr<tls::server_tls>()> tls;
 };
 
 class admin_server {
@@ -51,6 +55,9 @@ class admin_server {
  private:
   net::awaitable<void> accept_loop();
   net::awaitable<void> serve(tcp::socket socket);
+  // The requests of one connection, plain or TLS.
+  template <class Stream>
+  net::awaitable<void> serve_requests(Stream& stream);
   std::chrono::milliseconds header_timeout() const;
 
   net::io_context& ioc_;

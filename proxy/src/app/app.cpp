@@ -266,6 +266,7 @@ void app::impl::open_listeners(const config::config& cfg) {
   };
   admin_options.header_timeout = [this] { return snapshots->load()->cfg->timeouts.request_header; };
   admin_options.registry = &registry;
+  admin_options.tls = [this] { return snapshots->load()->admin_tls; };
   admin = std::make_unique<admin_server>(
       control, [r = routes.get()](const admin_request& req) { return r->handle(req); },
       std::move(admin_options));

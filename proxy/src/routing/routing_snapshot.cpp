@@ -78,6 +78,23 @@ std::shared_ptr<server_tls> listener_tls(const config::listener_config& lc,
   return tls;
 }
 
+// admin.tls: one certificate, counted as listener "admin".
+std::shared_ptr<server_tls> admin_tls(const config::config& cfg, const routing_snapshot* previous,
+                                      metrics* registry) {
+  if (!cfg.admin_tls) return nullptr;
+  if (previous && previous->admin_tls && previous->cfg->admin_tls &&
+      same_certificate(*previous->cfg->admin_tls, *cfg.admin_tls))
+    return previous->admin_tls;
+  config::listener_tls_config settings;
+  settings.certificates.push_back(*cfg.admin_tls);
+  auto tls = std::make_shared<server_tls>(settings, "admin");
+  if (registry) {
+    const auto counters = registry->tls_handshake_counters("admin");
+    tls->bind_counters(counters[0], counters[1]);
+  }
+  return tls;
+}
+
 std::shared_ptr<const client_tls> pool_tls(const config::pool_config& pc,
                                            const routing_snapshot* previous) {
   if (!pc.tls) return nullptr;
@@ -119,6 +136,7 @@ std::shared_ptr<const routing_snapshot> build_snapshot(std::shared_ptr<const con
   for (const auto& lc : cfg->listeners)
     snap->listeners.push_back(
         listener_entry{lc.address.text, listener_tls(lc, previous, registry)});
+  snap->admin_tls = admin_tls(*cfg, previous, registry);
   snap->routes = route_table(cfg->routes);
   if (registry) {
     std::vector<pool_binding> bindings;

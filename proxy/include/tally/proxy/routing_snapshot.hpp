@@ -41,6 +41,7 @@ struct routing_snapshot {
   std::vector<listener_entry> listeners;  // same order as cfg->listeners
   // upstream_tls[pool]: TLS to the pool's backends; null for plain HTTP.
   std::vector<std::shared_ptr<const client_tls>> upstream_tls;
+  std::shared_ptr<server_tls> admin_tls;  // admin.tls; null: the admin listener is plain HTTP
   // Metric handles [pool][backend] for this snapshot's pools (null when metrics are off).
   std::shared_ptr<const metrics_binding> metrics;
 
