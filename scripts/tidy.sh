@@ -18,7 +18,7 @@ root=$PWD
   { echo "tidy: no $build_dir/compile_commands.json; configure first (scripts/build.sh)" >&2; exit 1; }
 
 dirs=()
-for d in common config balancer health cluster discovery proxy tests; do
+for d in common config balancer tls health cluster discovery proxy tests; do
   [[ " ${TALLY_TIDY_EXCLUDE:-} " == *" $d "* ]] || dirs+=("$d")
 done
 [ ${#dirs[@]} -ne 0 ] || { echo "tidy: everything excluded" >&2; exit 1; }

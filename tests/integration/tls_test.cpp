@@ -442,3 +442,43 @@ TEST_CASE("admin tls: the admin API over HTTPS; plain HTTP to it gets nothing") 
   CHECK(raw.read_until_closed(got));
   CHECK(got.find("HTTP/1.1 200") == std::string::npos);
 }
+
+TEST_CASE("tls listener: a returning client resumes its session (ticket)") {
+  backend_set backends(1);
+  site_certificates site;
+  proxy_fixture proxy(tls_yaml({{"web", "round_robin", {backends.address(0)}}}, {site.a}));
+  tls_session session;
+  auto first =
+      tls_exchange(tls_port(proxy), "a.example.com", site.a.cert, simple_get, 10s, &session);
+  INFO(first.error);
+  REQUIRE(first.handshake);
+  CHECK_FALSE(first.resumed);
+  REQUIRE(session);
+  auto second =
+      tls_exchange(tls_port(proxy), "a.example.com", site.a.cert, simple_get, 10s, &session);
+  INFO(second.error);
+  CHECK(second.resumed);
+  CHECK(second.response.rfind("HTTP/1.1 200", 0) == 0);
+}
+
+TEST_CASE("upstream tls: a client certificate for backends that ask for one (mTLS)") {
+  temp_dir dir;
+  auto backend_cert = make_certificate(dir, "backend", "backend.internal", "DNS:backend.internal");
+  auto client_cert = make_certificate(dir, "client", "tally.internal", "DNS:tally.internal");
+  tls_backend backend(backend_cert, client_cert.cert);
+  pool_spec pool{"web", "round_robin", {backend.address()}};
+  const std::string tls = "    tls: { ca_file: " + backend_cert.cert + ", sni: backend.internal";
+  SUBCASE("with the certificate") {
+    pool.extra = tls + ", cert: " + client_cert.cert + ", key: " + client_cert.key + " }\n";
+    proxy_fixture proxy(proxy_yaml({pool}));
+    auto r = http_get(proxy.port(), "/");
+    CHECK(r.status == 200);
+    CHECK(r.body == "tls-backend sni=backend.internal\n");
+  }
+  SUBCASE("without it the backend refuses: 502") {
+    pool.extra = tls + " }\n    retry: { attempts: 0 }\n";
+    proxy_fixture proxy(proxy_yaml({pool}));
+    auto r = http_get(proxy.port(), "/");
+    CHECK(r.status == 502);
+  }
+}

@@ -30,6 +30,17 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
+// Where the session callback puts the sessions the server issues (tls_exchange runs its whole
+// exchange on the calling thread).
+thread_local tls_session* session_sink = nullptr;
+
+// OpenSSL calls this when a session becomes resumable (in TLS 1.3: when a ticket arrives).
+int on_new_session(SSL*, SSL_SESSION* s) {
+  if (!session_sink) return 0;
+  *session_sink = tls_session(s, SSL_SESSION_free);
+  return 1;  // we keep the reference
+}
+
 }  // namespace
 
 certificate_files make_certificate(const temp_dir& dir, const std::string& name,
@@ -50,10 +61,14 @@ certificate_files make_certificate(const temp_dir& dir, const std::string& name,
   return files;
 }
 
-tls_backend::tls_backend(const certificate_files& cert)
+tls_backend::tls_backend(const certificate_files& cert, const std::string& client_ca)
     : ctx_(ssl::context::tls_server), acceptor_(ioc_) {
   ctx_.use_certificate_chain_file(cert.cert);
   ctx_.use_private_key_file(cert.key, ssl::context::pem);
+  if (!client_ca.empty()) {
+    ctx_.load_verify_file(client_ca);
+    ctx_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  }
   tcp::endpoint ep(net::ip::make_address("127.0.0.1"), 0);
   acceptor_.open(ep.protocol());
   acceptor_.bind(ep);
@@ -117,7 +132,7 @@ std::size_t tls_backend::handshakes() const {
 
 tls_result tls_exchange(std::uint16_t port, const std::string& server_name,
                         const std::string& ca_file, const std::string& request,
-                        std::chrono::milliseconds timeout) {
+                        std::chrono::milliseconds timeout, tls_session* session) {
   net::io_context ioc;
   ssl::context ctx(ssl::context::tls_client);
   if (!ca_file.empty()) {
@@ -125,6 +140,11 @@ tls_result tls_exchange(std::uint16_t port, const std::string& server_name,
     ctx.set_verify_mode(ssl::verify_peer);
   }
   tls_result result;
+  SSL_CTX_set_session_cache_mode(ctx.native_handle(),
+                                 SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx.native_handle(), on_new_session);
+  tls_session offered = session ? *session : nullptr;
+  session_sink = session;
   net::co_spawn(
       ioc,
       [&]() -> net::awaitable<void> {
@@ -138,12 +158,14 @@ tls_result tls_exchange(std::uint16_t port, const std::string& server_name,
         result.connected = true;
         if (!server_name.empty())
           SSL_set_tlsext_host_name(stream.native_handle(), server_name.c_str());
+        if (offered) SSL_set_session(stream.native_handle(), offered.get());
         auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, use_tuple);
         if (hec) {
           result.error = "handshake: " + hec.message();
           co_return;
         }
         result.handshake = true;
+        result.resumed = SSL_session_reused(stream.native_handle()) == 1;
         if (X509* peer = SSL_get1_peer_certificate(stream.native_handle())) {
           char cn[256] = {};
           X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
@@ -159,7 +181,13 @@ tls_result tls_exchange(std::uint16_t port, const std::string& server_name,
         for (;;) {
           auto [rec, got] = co_await stream.async_read_some(net::buffer(buf), use_tuple);
           result.response.append(buf, got);
-          if (rec) co_return;
+          if (rec) {
+            result.ended = rec.message();
+            // close_notify back: OpenSSL marks the session of a connection freed without one
+            // not resumable.
+            co_await stream.async_shutdown(use_tuple);
+            co_return;
+          }
         }
       },
       net::detached);

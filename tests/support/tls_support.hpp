@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/ssl.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -32,7 +33,8 @@ certificate_files make_certificate(const temp_dir& dir, const std::string& name,
 // "tls-backend sni=<SNI or ->\n" (keep-alive honoured); /healthz answers "ok\n".
 class tls_backend {
  public:
-  explicit tls_backend(const certificate_files& cert);
+  // `client_ca` set: every client must present a certificate that verifies against it (mTLS).
+  explicit tls_backend(const certificate_files& cert, const std::string& client_ca = "");
   ~tls_backend();
   tls_backend(const tls_backend&) = delete;
   tls_backend& operator=(const tls_backend&) = delete;
@@ -59,14 +61,22 @@ struct tls_result {
   std::string error;       // the first failure, if any
   std::string subject_cn;  // CN of the certificate the server presented
   std::string response;    // every byte read after sending `request`, until close or timeout
+  bool resumed = false;    // the handshake resumed the session passed in
+  std::string ended;       // how the read after the request ended ("stream truncated": no close_notify)
 };
+
+// A TLS session to offer again (resumption); null: none.
+using tls_session = std::shared_ptr<SSL_SESSION>;
 
 // Connects to 127.0.0.1:port, handshakes with SNI `server_name` (empty: none), verifying against
 // `ca_file` when it is not empty, sends `request` and reads until the server closes. The whole
 // exchange ends within `timeout`.
+// With `session`: offers *session (when set) for resumption, and stores the session the server
+// gave (its ticket arrives with the response) back into it.
 tls_result tls_exchange(std::uint16_t port, const std::string& server_name,
                         const std::string& ca_file, const std::string& request,
-                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                        tls_session* session = nullptr);
 
 // The value of one Prometheus sample from a scrape (0 when absent): `family{labels...}` where
 // every `label="value"` pair in `labels` appears in the sample's labels.
