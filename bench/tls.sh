@@ -21,10 +21,11 @@
 # Three measurements per proxy, all on /small (13 bytes):
 #   keepalive  wrk over https, keep-alive: CPU per request
 #   full       wrk -H "Connection: close" with session resumption disabled in the client (an
-#              LD_PRELOAD shim that drops the saved session before each reconnect): every request
+#              LD_PRELOAD shim, built here, that drops the saved session before each reconnect): every request
 #              is a new connection with a full handshake. CPU per connection.
 #   resumed    wrk -H "Connection: close" as it is: wrk keeps the TLS session of the previous
-#              connection and resumes it (checked below), so this is CPU per resumed connection.
+#              connection and offers it again; whether the server resumed it is counted in wrk by
+#              the same shim and reported (resumed/all handshakes) for every run.
 # Before the proxies, a probe nginx logs $ssl_session_reused to show what wrk does with and
 # without the shim; the report says how many connections were resumed in each case.
 #
@@ -263,28 +264,55 @@ make_certificate() {
 }
 
 # wrk (4.1.0) closes a connection with SSL_shutdown + SSL_clear and reconnects with the same SSL
-# object, which keeps the session and offers it again: every reconnect is a resumption. This shim,
-# preloaded into wrk, drops the session right after SSL_clear, so every connection is a full
-# handshake. It needs no OpenSSL headers.
-NORESUME_SO=$WORK/noresume.so
+# object, which keeps the session and offers it again: a reconnect is a resumption whenever the
+# server and the way the last connection ended allow it. This shim, preloaded into every wrk run,
+# (1) with TLSBENCH_NORESUME=1 drops the session right after SSL_clear, so every connection is a
+# full handshake, and (2) with TLSBENCH_COUNT_FILE=path counts the completed handshakes, resumed
+# (SSL_session_reused) or full, and writes "resumed=R full=F" there when wrk exits.
+# It needs no OpenSSL headers.
+SHIM_SO=$WORK/tlsbench-shim.so
 make_shim() {
-  cat >"$WORK/noresume.c" <<'C'
+  cat >"$WORK/tlsbench-shim.c" <<'C'
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 typedef struct ssl_st SSL;
+static long n_resumed, n_full;
 int SSL_clear(SSL *s) {
   static int (*real_clear)(SSL *);
   static int (*set_session)(SSL *, void *);
+  static int drop = -1;
   if (!real_clear) real_clear = (int (*)(SSL *))dlsym(RTLD_NEXT, "SSL_clear");
   if (!set_session) set_session = (int (*)(SSL *, void *))dlsym(RTLD_NEXT, "SSL_set_session");
+  if (drop < 0) drop = getenv("TLSBENCH_NORESUME") != NULL && getenv("TLSBENCH_NORESUME")[0] == '1';
   int r = real_clear(s);
-  if (set_session) set_session(s, NULL);
+  if (drop && set_session) set_session(s, NULL);
   return r;
 }
+int SSL_connect(SSL *s) {
+  static int (*real_connect)(SSL *);
+  static int (*reused)(const SSL *);
+  if (!real_connect) real_connect = (int (*)(SSL *))dlsym(RTLD_NEXT, "SSL_connect");
+  if (!reused) reused = (int (*)(const SSL *))dlsym(RTLD_NEXT, "SSL_session_reused");
+  int r = real_connect(s);
+  if (r == 1 && reused) {
+    if (reused(s)) __atomic_add_fetch(&n_resumed, 1, __ATOMIC_RELAXED);
+    else __atomic_add_fetch(&n_full, 1, __ATOMIC_RELAXED);
+  }
+  return r;
+}
+__attribute__((destructor)) static void tlsbench_report(void) {
+  const char *path = getenv("TLSBENCH_COUNT_FILE");
+  FILE *f;
+  if (!path || !(f = fopen(path, "w"))) return;
+  fprintf(f, "resumed=%ld full=%ld\n", n_resumed, n_full);
+  fclose(f);
+}
 C
-  cc -O2 -shared -fPIC -o "$NORESUME_SO" "$WORK/noresume.c" -ldl >"$WORK/shim.log" 2>&1 ||
-    { show_log "$WORK/shim.log"; die "could not build the no-resumption shim"; }
+  cc -O2 -shared -fPIC -o "$SHIM_SO" "$WORK/tlsbench-shim.c" -ldl >"$WORK/shim.log" 2>&1 ||
+    { show_log "$WORK/shim.log"; die "could not build the wrk shim"; }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -364,11 +392,11 @@ EOF
   wait_port "$port" "$pid" "probe nginx" || { stop_pids 5 "$pid"; untrack "$pid"; return 1; }
   sleep 0.3
   : >"$dir/access.log"
-  taskset -c "$LOAD_CPU" timeout 20 "$WRK_BIN" -t1 -c2 -d1s -H "Connection: close" "https://127.0.0.1:$port/" >"$dir/wrk-plain.txt" 2>&1 || true
+  taskset -c "$LOAD_CPU" timeout 20 env LD_PRELOAD="$SHIM_SO" "$WRK_BIN" -t1 -c2 -d1s -H "Connection: close" "https://127.0.0.1:$port/" >"$dir/wrk-plain.txt" 2>&1 || true
   sleep 0.3
   cp "$dir/access.log" "$dir/access-plain.log"
   : >"$dir/access.log"
-  taskset -c "$LOAD_CPU" timeout 20 env LD_PRELOAD="$NORESUME_SO" "$WRK_BIN" -t1 -c2 -d1s -H "Connection: close" "https://127.0.0.1:$port/" >"$dir/wrk-shim.txt" 2>&1 || true
+  taskset -c "$LOAD_CPU" timeout 20 env LD_PRELOAD="$SHIM_SO" TLSBENCH_NORESUME=1 "$WRK_BIN" -t1 -c2 -d1s -H "Connection: close" "https://127.0.0.1:$port/" >"$dir/wrk-shim.txt" 2>&1 || true
   sleep 0.3
   cp "$dir/access.log" "$dir/access-shim.log"
   stop_pids 5 "$pid"
@@ -547,12 +575,13 @@ verify_proxy() {
 # run_wrk MODE URL SECONDS OUTFILE — wrk pinned to LOAD_CPU, in the background so signals reach us.
 run_wrk() {
   local mode=$1 url=$2 secs=$3 out=$4 pid rc=0
-  local -a pre=() hdr=()
+  local -a pre=(env "LD_PRELOAD=$SHIM_SO" "TLSBENCH_COUNT_FILE=$out.handshakes") hdr=()
   case $mode in
     keepalive) ;;
-    full) pre=(env "LD_PRELOAD=$NORESUME_SO"); hdr=(-H "Connection: close") ;;
+    full) pre+=(TLSBENCH_NORESUME=1); hdr=(-H "Connection: close") ;;
     resumed) hdr=(-H "Connection: close") ;;
   esac
+  rm -f "$out.handshakes"
   taskset -c "$LOAD_CPU" timeout -k 5 $((secs + 30)) "${pre[@]}" \
     "$WRK_BIN" -t1 -c"$CONNECTIONS" -d"${secs}s" --latency "${hdr[@]}" -s "$LUA" "$url" >"$out" 2>&1 &
   pid=$!
@@ -562,7 +591,7 @@ run_wrk() {
   return "$rc"
 }
 
-declare -A R_RPS R_CPU R_ERR
+declare -A R_RPS R_CPU R_ERR R_HS
 FAILED=()
 
 # measure NAME PORT MODE
@@ -589,7 +618,9 @@ measure() {
     show_log "$out"
     return 1
   fi
-  local key=$name/$mode
+  local key=$name/$mode hs
+  hs=$(cat "$out.handshakes" 2>/dev/null || echo "resumed=? full=?")
+  R_HS[$key]=$(awk -v s="$hs" 'BEGIN {split(s, a, /[ =]/); r = a[2]; f = a[4]; if (r + f > 0) printf "%d/%d", r, r + f; else print "?"}')
   R_RPS[$key]=$(awk -v r="${m[requests]}" -v d="${m[duration_us]}" 'BEGIN {printf "%.0f", r / (d / 1e6)}')
   R_CPU[$key]=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v r="${m[requests]}" 'BEGIN {printf "%.1f", t / hz / r * 1e6}')
   local errs=$((m[connect] + m[read] + m[write] + m[timeout] + m[status]))
@@ -599,7 +630,7 @@ measure() {
     R_ERR[$key]="$errs (c${m[connect]} r${m[read]} w${m[write]} t${m[timeout]} s${m[status]})"
     log "$name/$mode: WARNING: $errs errors — see $out"
   fi
-  log "$name/$mode: ${R_RPS[$key]} req/s, ${R_CPU[$key]} µs CPU/req ($((t1 - t0)) ticks / ${m[requests]} req), errors $errs"
+  log "$name/$mode: ${R_RPS[$key]} req/s, ${R_CPU[$key]} µs CPU/req ($((t1 - t0)) ticks / ${m[requests]} req), handshakes resumed/all ${R_HS[$key]}, errors $errs"
 }
 
 # profile PORT MODE: one more run of MODE with perf record -g on tally (not measured).
@@ -685,7 +716,7 @@ report() {
   echo "- versions: $(for p in "${PROXY_LIST[@]}"; do v=$(version_of "$p"); printf '%s %s; ' "$p" "${v:-?}"; done)wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}')"
   echo "- load average before/after: $LOAD_BEFORE / $LOAD_AFTER (high values mean noisy numbers)"
   echo
-  echo "| proxy | keep-alive µs CPU/req | req/s | full handshake µs CPU/conn | conn/s | resumed µs CPU/conn | conn/s | errors (ka / full / res) |"
+  echo "| proxy | keep-alive µs CPU/req | req/s | full handshake µs CPU/conn | conn/s | \"resumed\" µs CPU/conn | conn/s | errors (ka / full / res) |"
   echo "|---|---:|---:|---:|---:|---:|---:|---|"
   for p in "${PROXY_LIST[@]}"; do
     printf '| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' "$p" \
@@ -693,6 +724,15 @@ report() {
       "$(cell "${R_CPU[$p/full]:-}")" "$(cell "${R_RPS[$p/full]:-}")" \
       "$(cell "${R_CPU[$p/resumed]:-}")" "$(cell "${R_RPS[$p/resumed]:-}")" \
       "$(cell "${R_ERR[$p/keepalive]:-}")" "$(cell "${R_ERR[$p/full]:-}")" "$(cell "${R_ERR[$p/resumed]:-}")"
+  done
+  echo
+  echo "Handshakes that wrk completed in the measured runs, resumed / all (counted in wrk by the shim,"
+  echo "SSL_session_reused after SSL_connect): a \"resumed\" row with few resumptions is in fact full handshakes."
+  echo
+  echo "| proxy | keep-alive | full | \"resumed\" |"
+  echo "|---|---:|---:|---:|"
+  for p in "${PROXY_LIST[@]}"; do
+    printf '| %s | %s | %s | %s |\n' "$p" "$(cell "${R_HS[$p/keepalive]:-}")" "$(cell "${R_HS[$p/full]:-}")" "$(cell "${R_HS[$p/resumed]:-}")"
   done
   echo
   if want tally; then
