@@ -46,15 +46,14 @@ class key_ring {
     out = keys_.front();
     return true;
   }
-  // The key named `name`, if it is still kept; `newest` tells whether it is the current one.
-  bool find(const unsigned char* name, ticket_key& out, bool& newest) {
+  // The key named `name`, if it is still kept.
+  bool find(const unsigned char* name, ticket_key& out) {
     std::lock_guard lock(mutex_);
     const auto now = clock::now();
     for (std::size_t i = 0; i < keys_.size(); ++i) {
       if (std::memcmp(keys_[i].name.data(), name, keys_[i].name.size()) != 0) continue;
       if (now - keys_[i].created >= rotation * keys_kept) return false;
       out = keys_[i];
-      newest = i == 0 && now - keys_[i].created < rotation;
       return true;
     }
     return false;
@@ -79,8 +78,8 @@ bool set_hmac_key(EVP_MAC_CTX* hctx, ticket_key& key) {
   return EVP_MAC_CTX_set_params(hctx, params) == 1;
 }
 
-// OpenSSL's contract: 1 = done (for decryption: the key is current), 2 = decrypted with an
-// older key (issue a new ticket), 0 = no such key (full handshake), -1 = failure.
+// OpenSSL's contract: 1 = done (for decryption: no new ticket needed), 2 = decrypted, issue a
+// new ticket, 0 = no such key (full handshake), -1 = failure.
 int on_ticket(SSL*, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
               EVP_MAC_CTX* hctx, int encrypt) {
   ticket_key key;
@@ -91,11 +90,12 @@ int on_ticket(SSL*, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* 
     if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv) != 1) return -1;
     return set_hmac_key(hctx, key) ? 1 : -1;
   }
-  bool newest = false;
-  if (!ring().find(key_name, key, newest)) return 0;
+  if (!ring().find(key_name, key)) return 0;
   if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv) != 1) return -1;
   if (!set_hmac_key(hctx, key)) return -1;
-  return newest ? 1 : 2;
+  // Always a fresh ticket on resumption: TLS 1.3 clients use a ticket once (RFC 8446 C.4), so
+  // without one every other connection would be a full handshake.
+  return 2;
 }
 
 }  // namespace

@@ -54,7 +54,7 @@ net::awaitable<void> accept_loop(std::shared_ptr<demo_backend_state> state) {
 }  // namespace
 
 demo_backend::demo_backend(net::io_context& ioc, std::string name, std::uint16_t port,
-                           std::string bind_host)
+                           const std::string& bind_host)
     : state_(std::make_shared<demo_backend_state>(ioc, std::move(name))) {
   // Throwing overloads on purpose: a backend that cannot bind is a start-up failure.
   const tcp::endpoint endpoint(net::ip::make_address(bind_host), port);
@@ -68,7 +68,11 @@ demo_backend::demo_backend(net::io_context& ioc, std::string name, std::uint16_t
 }
 
 demo_backend::~demo_backend() {
-  stop();
+  try {
+    stop();
+  } catch (const std::exception&) {
+    // Out of memory posting the stop: the io_context's owner stops it anyway.
+  }
 }
 
 std::uint16_t demo_backend::port() const {

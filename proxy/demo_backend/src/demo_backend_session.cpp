@@ -19,8 +19,8 @@ namespace tally::proxy::detail {
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-constexpr std::size_t max_header_bytes = 16 * 1024;
-constexpr std::uint64_t max_delay_ms = 10 * 60 * 1000;
+constexpr std::size_t max_header_bytes = std::size_t{16} * 1024;
+constexpr std::uint64_t max_delay_ms = std::uint64_t{10} * 60 * 1000;
 
 // One 64 KiB piece of the /bytes pattern. Its period (256) divides the piece size, so every
 // piece of a response is a prefix of this same block.
@@ -126,7 +126,14 @@ net::awaitable<bool> demo_backend_session::serve_one() {
 
   body_summary body;
   if (!co_await read_body(parser, body, path == "/sink")) co_return false;
+  co_return co_await answer(parser, path, query, body);
+}
 
+// The response to a request whose body was read, by path (the endpoints of demo_backend.hpp).
+net::awaitable<bool> demo_backend_session::answer(parser_type& parser, std::string_view path,
+                                                  std::string_view query,
+                                                  const body_summary& body) {
+  const auto& req = parser.get();
   const bool keep_alive = req.keep_alive();
   const std::string greeting = state_->name + "\n";
 

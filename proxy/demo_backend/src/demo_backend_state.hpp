@@ -58,7 +58,7 @@ class demo_backend_session {
  public:
   // Every read and write of the backend gets this long before the stream gives up.
   static constexpr std::chrono::seconds io_timeout{30};
-  static constexpr std::size_t piece_size = 64 * 1024;
+  static constexpr std::size_t piece_size = std::size_t{64} * 1024;
 
   demo_backend_session(std::shared_ptr<demo_backend_state> state, net::ip::tcp::socket socket);
 
@@ -80,6 +80,8 @@ class demo_backend_session {
   using parser_type = http::request_parser<http::buffer_body>;
 
   net::awaitable<bool> serve_one();
+  net::awaitable<bool> answer(parser_type& parser, std::string_view path, std::string_view query,
+                              const body_summary& body);
   net::awaitable<bool> read_body(parser_type& parser, body_summary& summary, bool hash);
   net::awaitable<bool> write_text(const parser_type& parser, http::status status, std::string body,
                                   bool keep_alive);

@@ -41,7 +41,7 @@ struct admin_server_options {
 
 class admin_server {
  public:
-  static constexpr std::size_t max_body_bytes = 64 * 1024;
+  static constexpr std::size_t max_body_bytes = std::size_t{64} * 1024;
   // Connections served at once; a flood beyond it is closed at accept instead of holding
   // descriptors the proxy and the health checks need.
   static constexpr std::size_t max_connections = 64;

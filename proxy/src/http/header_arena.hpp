@@ -12,7 +12,7 @@ namespace tally::proxy {
 
 class header_arena {
  public:
-  static constexpr std::size_t capacity = 16 * 1024;
+  static constexpr std::size_t capacity = std::size_t{16} * 1024;
 
   header_arena() = default;
   header_arena(const header_arena&) = delete;

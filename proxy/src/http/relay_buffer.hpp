@@ -9,7 +9,7 @@ namespace tally::proxy {
 
 class relay_buffer {
  public:
-  static constexpr std::size_t capacity = 64 * 1024;
+  static constexpr std::size_t capacity = std::size_t{64} * 1024;
   char* data() {
     if (!data_) data_ = std::make_unique_for_overwrite<char[]>(capacity);
     return data_.get();

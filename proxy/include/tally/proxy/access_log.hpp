@@ -79,7 +79,7 @@ void format_access_record(const access_record& r, std::string& out);
 
 class access_log {
  public:
-  static constexpr std::size_t default_capacity_bytes = 4 * 1024 * 1024;
+  static constexpr std::size_t default_capacity_bytes = std::size_t{4} * 1024 * 1024;
 
   // path "-" is stdout; anything else is opened O_APPEND|O_CREAT (mode 0644). Throws
   // std::system_error if the file cannot be opened (start-up or reload time, never per request).

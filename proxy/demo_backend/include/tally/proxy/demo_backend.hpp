@@ -57,7 +57,7 @@ class demo_backend {
   // `ioc` may be run by any number of threads: every connection runs on its own strand.
   // `ioc` must outlive this object.
   demo_backend(boost::asio::io_context& ioc, std::string name, std::uint16_t port = 0,
-               std::string bind_host = "127.0.0.1");
+               const std::string& bind_host = "127.0.0.1");
   ~demo_backend();
 
   demo_backend(const demo_backend&) = delete;
