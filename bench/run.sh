@@ -366,7 +366,7 @@ start_haproxy() {
     cat <<EOF
 global
     nbthread 1
-    maxconn 30000
+    maxconn $(( IDLE_CONNS + 500 > 8192 ? IDLE_CONNS + 500 : 8192 ))
     # no "log" line: HAProxy logs nothing
 
 defaults
@@ -610,7 +610,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 version_of() {
   case $1 in
-    tally) "$TALLY_BIN" --version 2>&1 | head -n1 || true ;;
+    tally | tally-log) "$TALLY_BIN" --version 2>&1 | head -n1 || true ;;
     haproxy) haproxy -v 2>&1 | head -n1 | awk '{print $3}' ;;
     nginx) "$NGINX_BIN" -v 2>&1 | sed 's|.*nginx/||' ;;
   esac
