@@ -33,9 +33,6 @@ class downstream_session : public session_base,
   // The TLS handshake, within timeouts.request_header (a client that connects and says nothing
   // is closed like one that sends no request). False: close the connection.
   net::awaitable<bool> handshake();
-  // Between two requests: waits until the next one begins to arrive, holding no buffers
-  // meanwhile; false: close the connection (idle timeout, drain).
-  net::awaitable<bool> await_next_request();
   // Reads and checks one request header and serves the request; false: close the connection.
   net::awaitable<bool> next_request(bool first);
   net::awaitable<bool> serve(request_parser& p, const routing_snapshot& snap);
