@@ -6,7 +6,11 @@
 #   PROXIES="haproxy nginx" DURATION=5 bench/run.sh
 #
 # Environment:
-#   PROXIES      which proxies to run, in order (default "tally haproxy nginx")
+#   PROXIES      which proxies to run, in order (default "tally tally-log haproxy nginx";
+#                tally-log is tally with its access log on, written to a file)
+#   SIZES        responses to measure CPU per request for (default "small 64k"; "" skips)
+#   IDLE_CONNS   idle keep-alive client connections for the memory row (default 10000, fewer
+#                when the descriptor limit cannot hold them; 0 skips)
 #   DURATION     seconds per measured wrk run (default 10)
 #   CONNECTIONS  wrk connections (default 50)
 #   WARMUP       seconds of warm-up before each measured run (default 2)
@@ -25,7 +29,7 @@ OUT_DIR=$BENCH_DIR/out
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-50}
 WARMUP=${WARMUP:-2}
-PROXIES=${PROXIES:-"tally haproxy nginx"}
+PROXIES=${PROXIES:-"tally tally-log haproxy nginx"}
 LOAD_CPU=${LOAD_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
 if [ -n "${TALLY_BIN:-}" ]; then
@@ -34,7 +38,7 @@ else
   TALLY_BIN=$ROOT/build/proxy/tally
 fi
 
-SIZES=(small 64k)
+read -ra SIZES <<<"${SIZES-small 64k}"
 LUA=$BENCH_DIR/report.lua
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -98,10 +102,11 @@ trap 'log "terminated"; exit 143' TERM
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds (got '$DURATION')"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds (got '$WARMUP')"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
+[[ ${IDLE_CONNS:-0} =~ ^[0-9]+$ ]] || die "IDLE_CONNS must be a whole number (got '$IDLE_CONNS')"
 read -ra PROXY_LIST <<<"$PROXIES"
 [ ${#PROXY_LIST[@]} -gt 0 ] || die "PROXIES is empty"
 for p in "${PROXY_LIST[@]}"; do
-  case $p in tally | haproxy | nginx) ;; *) die "unknown proxy '$p' in PROXIES (use tally, haproxy, nginx)" ;; esac
+  case $p in tally | tally-log | haproxy | nginx) ;; *) die "unknown proxy '$p' in PROXIES (use tally, tally-log, haproxy, nginx)" ;; esac
 done
 want() { [[ " ${PROXY_LIST[*]} " == *" $1 "* ]]; }
 
@@ -113,16 +118,32 @@ if want haproxy; then command -v haproxy >/dev/null 2>&1 || missing+=(haproxy); 
 if ! command -v python3 >/dev/null 2>&1 && ! command -v ss >/dev/null 2>&1; then
   missing+=("python3 or ss (to find free ports)")
 fi
+if [ "${IDLE_CONNS:-1}" -gt 0 ]; then command -v python3 >/dev/null 2>&1 || missing+=("python3 (IDLE_CONNS)"); fi
 if [ ${#missing[@]} -gt 0 ]; then
   die "missing: ${missing[*]} — install the benchmark tools with: scripts/install-deps.sh bench"
 fi
-if want tally && [ ! -x "$TALLY_BIN" ]; then
+if { want tally || want tally-log; } && [ ! -x "$TALLY_BIN" ]; then
   die "tally binary not found or not executable: $TALLY_BIN — build it (scripts/build.sh), set TALLY_BIN=, or run PROXIES=\"haproxy nginx\" $0"
 fi
 for cpu in "$LOAD_CPU" "$PROXY_CPU"; do
   taskset -c "$cpu" true 2>/dev/null || die "cannot pin to CPU $cpu (this needs 2 CPUs; set LOAD_CPU/PROXY_CPU)"
 done
 [ "$LOAD_CPU" != "$PROXY_CPU" ] || log "warning: LOAD_CPU and PROXY_CPU are the same CPU"
+
+# Room for IDLE_CONNS connections in the client and each proxy (a proxy also needs one per
+# backend connection): raise the limits when allowed (root), else live with what there is.
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Default: 10000, or the largest thousand that fits (tally keeps room for a backend connection
+# per client connection, so it needs two descriptors per connection).
+if [ -z "${IDLE_CONNS:-}" ]; then
+  IDLE_CONNS=10000
+  while [ "$IDLE_CONNS" -gt 1000 ] && [ "$(ulimit -n)" -lt $((IDLE_CONNS * 2 + 300)) ]; do
+    IDLE_CONNS=$((IDLE_CONNS - 1000))
+  done
+elif [ "$IDLE_CONNS" -gt 0 ] && [ "$(ulimit -n)" -lt $((IDLE_CONNS * 2 + 300)) ]; then
+  log "warning: descriptor limit $(ulimit -n) may be too low for IDLE_CONNS=$IDLE_CONNS"
+fi
 
 CLK_TCK=$(getconf CLK_TCK)
 NGINX_BIN=$(command -v nginx)
@@ -242,8 +263,8 @@ master_process on;
 pid $dir/nginx.pid;
 lock_file $dir/nginx.lock;
 error_log $dir/error.log warn;
-worker_rlimit_nofile 16384;
-events { worker_connections 8192; }
+worker_rlimit_nofile 65536;
+events { worker_connections 32768; }
 EOF
 }
 nginx_http_common() {
@@ -301,8 +322,10 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # proxies under test; each start_* sets PROXY_PID (what we stop) and returns 1 on failure
 
+# start_tally PORT ADMIN_PORT [NAME]: NAME tally-log turns the access log on (to a file).
 start_tally() {
-  local port=$1 admin=$2 dir=$WORK/tally b cfg
+  local port=$1 admin=$2 name=${3:-tally} dir b cfg
+  dir=$WORK/$name
   mkdir -p "$dir"
   cfg=$dir/tally.yaml
   {
@@ -310,7 +333,12 @@ start_tally() {
     echo "admin:"
     echo "  listen: 127.0.0.1:$admin"
     echo "workers: 1"
-    echo "access_log: { enabled: false }"
+    echo "limits: { max_connections: 30000 }"
+    if [ "$name" = tally-log ]; then
+      echo "access_log: { enabled: true, path: \"$dir/access.log\" }"
+    else
+      echo "access_log: { enabled: false }"
+    fi
     echo "pools:"
     echo "  bench:"
     echo "    policy: round_robin"
@@ -327,8 +355,8 @@ start_tally() {
   fi
   (cd "$dir" && exec taskset -c "$PROXY_CPU" "$TALLY_BIN" serve -c "$cfg") >"$dir/stdout.log" 2>"$dir/stderr.log" &
   PROXY_PID=$!
-  track "$PROXY_PID" tally
-  wait_port "$port" "$PROXY_PID" tally || { show_log "$dir/stderr.log"; show_log "$dir/stdout.log"; return 1; }
+  track "$PROXY_PID" "$name"
+  wait_port "$port" "$PROXY_PID" "$name" || { show_log "$dir/stderr.log"; show_log "$dir/stdout.log"; return 1; }
 }
 
 start_haproxy() {
@@ -338,7 +366,7 @@ start_haproxy() {
     cat <<EOF
 global
     nbthread 1
-    maxconn 8192
+    maxconn $(( IDLE_CONNS + 500 > 8192 ? IDLE_CONNS + 500 : 8192 ))
     # no "log" line: HAProxy logs nothing
 
 defaults
@@ -393,6 +421,10 @@ start_nginx_proxy() {
         location / {
             proxy_pass http://backends;
             proxy_http_version 1.1;
+            # as its users tune it: a 64 KiB response fits in memory (the defaults, 4k/8 x 4k,
+            # spill it to a temporary file)
+            proxy_buffer_size 8k;
+            proxy_buffers 16 8k;
             proxy_set_header Connection "";
         }
     }
@@ -509,6 +541,32 @@ measure() {
   log "$name/$size: ${R_RPS[$key]} req/s, p50 ${R_P50[$key]}, p99 ${R_P99[$key]}, ${R_CPU[$key]} µs CPU/req ($((t1 - t0)) ticks / ${m[requests]} req), peak RSS ${R_RSS[$key]} MiB, errors $errs"
 }
 
+# measure_idle NAME PORT — RSS added by IDLE_CONNS idle keep-alive client connections, each of
+# which completed one GET /small (bench/idle_conns.py), and how long a request then takes.
+declare -A R_IDLE R_IDLE_PROBE
+measure_idle() {
+  local name=$1 port=$2 out line kv k v fields pid rc=0
+  local -A m=()
+  out=$WORK/idle-$name.txt
+  taskset -c "$LOAD_CPU" timeout -k 5 300 python3 "$BENCH_DIR/idle_conns.py" "$port" "$RSS_PID" \
+    "$IDLE_CONNS" /small >"$out" 2>&1 &
+  pid=$!
+  track "$pid" idle_conns
+  wait "$pid" || rc=$?
+  untrack "$pid"
+  if [ "$rc" -ne 0 ]; then log "$name: idle connections failed"; show_log "$out"; return 1; fi
+  line=$(grep -m1 '^IDLECONNS ' "$out") || { log "$name: no idle summary"; show_log "$out"; return 1; }
+  read -ra fields <<<"${line#IDLECONNS }"
+  for kv in "${fields[@]}"; do
+    k=${kv%%=*}
+    v=${kv#*=}
+    m[$k]=$v
+  done
+  R_IDLE[$name]="${m[kib_per_conn]} (${m[rss_before_kib]} → ${m[rss_after_kib]} KiB)"
+  R_IDLE_PROBE[$name]=${m[probe_ms]}
+  log "$name: $IDLE_CONNS idle connections: ${R_IDLE[$name]}, a request meanwhile took ${m[probe_ms]} ms"
+}
+
 bench_proxy() {
   local name=$1 port admin size ok=0
   free_ports 2 || { log "no free ports"; return 1; }
@@ -517,7 +575,7 @@ bench_proxy() {
   log "starting $name on 127.0.0.1:$port (CPU $PROXY_CPU)"
   PROXY_PID=
   case $name in
-    tally) start_tally "$port" "$admin" || ok=1 ;;
+    tally | tally-log) start_tally "$port" "$admin" "$name" || ok=1 ;;
     haproxy) start_haproxy "$port" || ok=1 ;;
     nginx) start_nginx_proxy "$port" || ok=1 ;;
   esac
@@ -527,6 +585,9 @@ bench_proxy() {
     for size in "${SIZES[@]}"; do
       measure "$name" "$port" "$size" || { ok=1; FAILED+=("$name/$size"); }
     done
+    if [ "$IDLE_CONNS" -gt 0 ]; then
+      measure_idle "$name" "$port" || { ok=1; FAILED+=("$name/idle"); }
+    fi
   else
     FAILED+=("$name")
   fi
@@ -549,7 +610,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 version_of() {
   case $1 in
-    tally) "$TALLY_BIN" --version 2>&1 | head -n1 || true ;;
+    tally | tally-log) "$TALLY_BIN" --version 2>&1 | head -n1 || true ;;
     haproxy) haproxy -v 2>&1 | head -n1 | awk '{print $3}' ;;
     nginx) "$NGINX_BIN" -v 2>&1 | sed 's|.*nginx/||' ;;
   esac
@@ -559,7 +620,7 @@ report() {
   local p s key v t h n
   echo "# tally benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo
-  echo "- command: \`PROXIES=\"$PROXIES\" DURATION=$DURATION CONNECTIONS=$CONNECTIONS bench/run.sh\`"
+  echo "- command: \`PROXIES=\"$PROXIES\" SIZES=\"${SIZES[*]}\" DURATION=$DURATION CONNECTIONS=$CONNECTIONS IDLE_CONNS=$IDLE_CONNS bench/run.sh\`"
   echo "- tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (dirty)'); machine: $(nproc) CPUs, $(uname -sr)"
   echo "- load: wrk -t1 -c$CONNECTIONS, ${DURATION}s per run after ${WARMUP}s warm-up; wrk + backend nginx on CPU $LOAD_CPU, proxy (1 worker) on CPU $PROXY_CPU"
   echo "- versions: $(for p in "${PROXY_LIST[@]}"; do v=$(version_of "$p"); printf '%s %s; ' "$p" "${v:-?}"; done)wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}')"
@@ -578,7 +639,18 @@ report() {
     done
   done
   echo
-  if want tally; then
+  if [ "$IDLE_CONNS" -gt 0 ]; then
+    echo "Memory per idle client connection: RSS added by $IDLE_CONNS keep-alive connections that each"
+    echo "completed one GET /small (bench/idle_conns.py; for nginx the worker's RSS):"
+    echo
+    echo "| proxy | KiB per idle connection (RSS before → after) | a request meanwhile, ms |"
+    echo "|---|---:|---:|"
+    for p in "${PROXY_LIST[@]}"; do
+      echo "| $p | ${R_IDLE[$p]:-**failed**} | ${R_IDLE_PROBE[$p]:-–} |"
+    done
+    echo
+  fi
+  if want tally && [ ${#SIZES[@]} -gt 0 ]; then
     echo "tally's CPU µs/req relative to the others (< 1 means tally is cheaper):"
     echo
     echo "| size | tally / HAProxy | tally / nginx |"
@@ -591,7 +663,7 @@ report() {
         "$( [ -n "$t" ] && [ -n "$h" ] && awk -v a="$t" -v b="$h" 'BEGIN {printf "%.2f", a / b}' || echo –)" \
         "$( [ -n "$t" ] && [ -n "$n" ] && awk -v a="$t" -v b="$n" 'BEGIN {printf "%.2f", a / b}' || echo –)"
     done
-  else
+  elif [ ${#SIZES[@]} -gt 0 ]; then
     echo "(tally not in PROXIES: no ratios)"
   fi
   if [ ${#FAILED[@]} -gt 0 ]; then

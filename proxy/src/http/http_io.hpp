@@ -18,6 +18,7 @@
 
 #include <boost/asio/write.hpp>
 
+#include "http/block_pool.hpp"
 #include "http/net_types.hpp"
 #include "http/proxy_stream.hpp"
 #include "http/relay_buffer.hpp"
@@ -27,16 +28,18 @@ namespace tally::proxy {
 
 using std::chrono::milliseconds;
 
-// One side of a connection: the socket, its deadline and the bytes read but not parsed.
+// Bytes read but not parsed. Its usual sizes (a 16 KiB read of a header, a 64 KiB read of a
+// body) are block_pool blocks: shrink_to_fit() on an empty buffer gives the block back.
+using read_buffer = beast::basic_flat_buffer<pooled_allocator<char>>;
+
+// One side of a connection: the socket, its deadline and the bytes read but not parsed. The
+// buffer is allocated by the first read.
 template <class Stream>
 struct basic_connection_io {
-  explicit basic_connection_io(Stream s) : socket(std::move(s)), deadline(socket) {
-    // Reads take at most the free capacity: room for large reads from the start.
-    buffer.reserve(16 * 1024);
-  }
+  explicit basic_connection_io(Stream s) : socket(std::move(s)), deadline(socket) {}
   Stream socket;
   basic_socket_deadline<Stream> deadline;
-  beast::flat_buffer buffer;
+  read_buffer buffer;
   // Timeouts surface as operation_aborted from the socket; this makes them a timeout again.
   error_code classify(error_code ec) const {
     return ec && deadline.timed_out() ? error_code(beast::error::timeout) : ec;
@@ -87,7 +90,8 @@ net::awaitable<header_result> read_header(Io& io, Parser& p, const header_wait& 
     }
     if (!started && wait.stop_if_idle && wait.stop_if_idle->load(std::memory_order_relaxed))
       co_return header_result{header_read::closed};
-    auto [ec, n] = co_await io.socket.async_read_some(io.buffer.prepare(16 * 1024), use_tuple);
+    auto [ec, n] =
+        co_await io.socket.async_read_some(io.buffer.prepare(block_pool::small), use_tuple);
     if (ec) {
       // Nothing received yet: a quiet close (as nginx does); a partial header ran out of time
       // or was cut short.
@@ -121,7 +125,8 @@ net::awaitable<std::pair<error_code, std::size_t>> read_body_piece(Io& io, Parse
     std::size_t got = relay_buffer::capacity - body.size;
     if (got > 0 || p.is_done()) co_return std::pair{error_code{}, got};
     io.deadline.expires_after(timeout);
-    auto [ec, n] = co_await io.socket.async_read_some(io.buffer.prepare(64 * 1024), use_tuple);
+    auto [ec, n] =
+        co_await io.socket.async_read_some(io.buffer.prepare(block_pool::large), use_tuple);
     if (ec == net::error::eof && p.need_eof()) {
       error_code eof_ec;
       p.put_eof(eof_ec);  // a close-delimited body ends here

@@ -25,7 +25,7 @@ std::unique_ptr<upstream_connection> upstream_pool::checkout(std::uint64_t backe
                                                              clock::duration max_idle) {
   auto it = idle_.find(backend_id);
   if (it == idle_.end()) return nullptr;
-  auto& list = it->second;
+  auto& list = it->second.connections;
   while (!list.empty()) {
     auto conn = std::move(list.back());
     list.pop_back();
@@ -38,7 +38,9 @@ std::unique_ptr<upstream_connection> upstream_pool::checkout(std::uint64_t backe
 }
 
 void upstream_pool::release(std::unique_ptr<upstream_connection> conn, clock::time_point now) {
-  auto& list = idle_[conn->backend_id];
+  auto& entry = idle_[conn->backend_id];
+  entry.last_release = now;
+  auto& list = entry.connections;
   if (list.size() >= max_idle_per_backend) return;  // closes conn
   conn->idle_since = now;
   conn->io.deadline.expires_never();
@@ -47,9 +49,12 @@ void upstream_pool::release(std::unique_ptr<upstream_connection> conn, clock::ti
 
 void upstream_pool::sweep(clock::time_point now, clock::duration max_idle) {
   for (auto it = idle_.begin(); it != idle_.end();) {
-    auto& list = it->second;
+    auto& list = it->second.connections;
     std::erase_if(list, [&](const auto& c) { return now - c->idle_since > max_idle; });
-    it = list.empty() ? idle_.erase(it) : std::next(it);
+    // An entry whose connections are only checked out and back in stays, with its vector's
+    // capacity: recreating it would cost two allocations per request. One that nothing was
+    // released to for max_idle (a removed backend, a quiet one) goes.
+    it = list.empty() && now - it->second.last_release > max_idle ? idle_.erase(it) : std::next(it);
   }
 }
 

@@ -40,7 +40,11 @@ class upstream_pool {
   void clear() { idle_.clear(); }
 
  private:
-  std::unordered_map<std::uint64_t, std::vector<std::unique_ptr<upstream_connection>>> idle_;
+  struct backend_entry {
+    std::vector<std::unique_ptr<upstream_connection>> connections;
+    clock::time_point last_release{};
+  };
+  std::unordered_map<std::uint64_t, backend_entry> idle_;
 };
 
 }  // namespace tally::proxy
