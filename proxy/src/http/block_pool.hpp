@@ -16,8 +16,9 @@ namespace tally::proxy {
 
 class block_pool {
  public:
-  static constexpr std::size_t small = 16 * 1024;  // read buffers, header arenas
-  static constexpr std::size_t large = 64 * 1024;  // relay buffers, read buffers of bodies
+  static constexpr std::size_t small = std::size_t{16} * 1024;  // read buffers, header arenas
+  static constexpr std::size_t large =
+      std::size_t{64} * 1024;  // relay buffers, read buffers of bodies
   // Free blocks kept per size and thread; more are returned to the heap. 64 of each is 5 MiB
   // at most, kept only after that many requests were in flight at once.
   static constexpr std::size_t max_free = 64;
