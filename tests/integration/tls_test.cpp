@@ -454,11 +454,20 @@ TEST_CASE("tls listener: a returning client resumes its session (ticket)") {
   REQUIRE(first.handshake);
   CHECK_FALSE(first.resumed);
   REQUIRE(session);
+  const auto first_ticket = session;
   auto second =
       tls_exchange(tls_port(proxy), "a.example.com", site.a.cert, simple_get, 10s, &session);
   INFO(second.error);
   CHECK(second.resumed);
   CHECK(second.response.rfind("HTTP/1.1 200", 0) == 0);
+  // A resumed connection gets a fresh ticket (TLS 1.3 clients use each once), and it works.
+  CHECK(session != first_ticket);
+  const auto used = session;
+  auto third =
+      tls_exchange(tls_port(proxy), "a.example.com", site.a.cert, simple_get, 10s, &session);
+  INFO(third.error);
+  CHECK(third.resumed);
+  CHECK(session != used);
 }
 
 TEST_CASE("upstream tls: a client certificate for backends that ask for one (mTLS)") {
