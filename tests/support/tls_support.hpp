@@ -62,7 +62,7 @@ struct tls_result {
   std::string subject_cn;  // CN of the certificate the server presented
   std::string response;    // every byte read after sending `request`, until close or timeout
   bool resumed = false;    // the handshake resumed the session passed in
-  std::string ended;       // how the read after the request ended ("stream truncated": no close_notify)
+  std::string ended;  // how the read after the request ended ("stream truncated": no close_notify)
 };
 
 // A TLS session to offer again (resumption); null: none.
