@@ -123,7 +123,10 @@ struct app::impl {
   void stop_now();  // the loops stop; run() then flushes the logs and the checkpoint
   net::awaitable<void> drain_then_stop();
   std::string reload_now();  // on the blocking pool
-  void schedule_rebuild();   // a discovered set changed: rebuild the snapshot on the blocking pool
+  // Makes the listeners those of `next` (on every reload: an unchanged address keeps its socket
+  // but may take new certificates). Returns why it could not, or nothing.
+  std::string rebind_listeners(const routing_snapshot& next, const config::config& current);
+  void schedule_rebuild();  // a discovered set changed: rebuild the snapshot on the blocking pool
   void rebuild_for_discovery();
 };
 
@@ -469,6 +472,22 @@ net::awaitable<void> app::impl::drain_then_stop() {
   stop_now();
 }
 
+std::string app::impl::rebind_listeners(const routing_snapshot& next,
+                                        const config::config& current) {
+  std::string problem;
+  try {
+    if (auto ec = proxy->rebind(listener_specs(next))) problem = ec.message();
+  } catch (const std::exception& e) {
+    problem = e.what();
+  }
+  if (!problem.empty())
+    return "reload rejected: cannot listen on " + listener_names(*next.cfg) + ": " + problem +
+           "; still serving on " + listener_names(current);
+  if (listener_names(*next.cfg) != listener_names(current))
+    log_info("reload: now listening on " + listener_names(*next.cfg));
+  return {};
+}
+
 std::string app::impl::reload_now() {
   if (options.config_path.empty()) return "this instance has no config file to reload";
   if (proxy->draining()) {
@@ -502,23 +521,10 @@ std::string app::impl::reload_now() {
     log_error(std::string("reload rejected: ") + e.what());
     return std::string(e.what()) + "\n";
   }
-  {
-    // Always: an unchanged address keeps its socket but may take new certificates.
-    std::string problem;
-    try {
-      if (auto ec = proxy->rebind(listener_specs(*next))) problem = ec.message();
-    } catch (const std::exception& e) {
-      problem = e.what();
-    }
-    if (!problem.empty()) {
-      registry.count_config_reload(false);
-      auto msg = "reload rejected: cannot listen on " + listener_names(*loaded.value) + ": " +
-                 problem + "; still serving on " + listener_names(*current->cfg);
-      log_error(msg);
-      return msg + "\n";
-    }
-    if (listener_names(*loaded.value) != listener_names(*current->cfg))
-      log_info("reload: now listening on " + listener_names(*loaded.value));
+  if (auto problem = rebind_listeners(*next, *current->cfg); !problem.empty()) {
+    registry.count_config_reload(false);
+    log_error(problem);
+    return problem + "\n";
   }
   cap_connections(*loaded.value);
   snapshots->store(std::move(next));

@@ -24,7 +24,11 @@ class basic_socket_deadline {
   explicit basic_socket_deadline(Socket& socket) : state_(std::make_shared<state>(socket)) {}
   ~basic_socket_deadline() {
     state_->socket = nullptr;  // a timer handler already queued must not touch the socket
-    state_->timer.cancel();
+    try {
+      state_->timer.cancel();
+    } catch (const boost::system::system_error&) {
+      // Cannot happen on Linux's reactor; the handler would then find the socket gone anyway.
+    }
   }
   basic_socket_deadline(const basic_socket_deadline&) = delete;
   basic_socket_deadline& operator=(const basic_socket_deadline&) = delete;
