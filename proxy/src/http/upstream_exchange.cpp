@@ -347,8 +347,8 @@ net::awaitable<try_failure> upstream_exchange::read_response_head(std::chrono::m
     response_->header_limit(64 * 1024);
     response_->body_limit(std::numeric_limits<std::uint64_t>::max());
     if (req_.parser.get().method() == http::verb::head) response_->skip(true);
-    const auto head = co_await read_header(conn_->io, *response_,
-                                           header_wait{64 * 1024, wait, wait, nullptr, not_after});
+    const auto head = co_await read_header(
+        conn_->io, *response_, header_wait{std::size_t{64} * 1024, wait, wait, nullptr, not_after});
     if (head.status != header_read::ok) {
       const bool timed_out = conn_->io.deadline.timed_out();
       // Nothing at all came back: the backend may have closed a kept-alive connection.
