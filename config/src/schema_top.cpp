@@ -13,6 +13,7 @@
 
 #include "scalars.hpp"
 #include "schema.hpp"
+#include "small_file.hpp"
 
 namespace tally::config::detail {
 namespace {
@@ -113,32 +114,13 @@ const char* token_text_rule() {
 // The token the file holds, with the trailing newline(s) an editor or `echo` adds removed;
 // `problem` says what is wrong otherwise.
 std::optional<std::string> read_token_file(const std::string& path, std::string& problem) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    problem = std::strerror(errno);
-    return std::nullopt;
-  }
-  std::string bytes;
-  char buffer[1024];
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      problem = std::strerror(errno);
-      break;
-    }
-    if (n == 0) break;
-    bytes.append(buffer, static_cast<std::size_t>(n));
-    if (bytes.size() > largest_token_bytes) {
-      problem = "it is larger than 4KiB; it should hold the token alone";
-      break;
-    }
-  }
-  ::close(fd);
-  if (!problem.empty()) return std::nullopt;
+  auto read = read_small_file(path, largest_token_bytes,
+                              "it is larger than 4KiB; it should hold the token alone", problem);
+  if (!read) return std::nullopt;
+  auto& bytes = *read;
   while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r'))
     bytes.pop_back();
-  return bytes;
+  return read;
 }
 
 // 127.0.0.0/8, ::1, ::ffff:127.x.y.z and the name localhost: only this host can connect.

@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "messages.hpp"
+#include "small_file.hpp"
 
 namespace tally::config::detail {
 namespace {
@@ -32,32 +33,9 @@ using bio_ptr = std::unique_ptr<BIO, decltype(&BIO_free)>;
 using x509_ptr = std::unique_ptr<X509, decltype(&X509_free)>;
 using pkey_ptr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 
-// The file's bytes, or nullopt with `problem` set (the strerror text, or too large).
 std::optional<std::string> read_tls_file(const std::string& path, std::string& problem) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    problem = std::strerror(errno);
-    return std::nullopt;
-  }
-  std::string bytes;
-  char buffer[16 * 1024];
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      problem = std::strerror(errno);
-      break;
-    }
-    if (n == 0) break;
-    bytes.append(buffer, static_cast<std::size_t>(n));
-    if (bytes.size() > largest_tls_file_bytes) {
-      problem = "it is larger than 4MiB; it should hold PEM text only";
-      break;
-    }
-  }
-  ::close(fd);
-  if (!problem.empty()) return std::nullopt;
-  return bytes;
+  return read_small_file(path, largest_tls_file_bytes,
+                         "it is larger than 4MiB; it should hold PEM text only", problem);
 }
 
 // The reason of the oldest queued libcrypto error ("bad base64 decode"), and an empty queue.
