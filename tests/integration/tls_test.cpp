@@ -90,6 +90,18 @@ struct raw_connection {
   boost::asio::ip::tcp::socket socket;
 };
 
+// A TLS origin with a fresh self-signed certificate for `cn` (SANs `san`) and a pool in front of
+// it; a test adds the pool's tls keys to `pool.extra`.
+struct tls_origin {
+  explicit tls_origin(const std::string& cn = "backend.internal",
+                      const std::string& san = "DNS:backend.internal")
+      : cert(make_certificate(dir, "backend", cn, san)), backend(cert) {}
+  temp_dir dir;
+  certificate_files cert;
+  tls_backend backend;
+  pool_spec pool{"web", "round_robin", {backend.address()}};
+};
+
 constexpr const char* simple_get =
     "GET / HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n";
 
@@ -332,10 +344,10 @@ TEST_CASE("tls listener: a certificate reload under load fails no request") {
 }
 
 TEST_CASE("upstream tls: verified against ca_file, with SNI; health checks speak TLS too") {
-  temp_dir dir;
-  auto backend_cert = make_certificate(dir, "backend", "backend.internal", "DNS:backend.internal");
-  tls_backend backend(backend_cert);
-  pool_spec pool{"web", "round_robin", {backend.address()}};
+  tls_origin origin;
+  auto& pool = origin.pool;
+  auto& backend = origin.backend;
+  const auto& backend_cert = origin.cert;
   pool.extra =
       "    tls: { ca_file: " + backend_cert.cert +
       ", sni: backend.internal }\n"
@@ -355,10 +367,9 @@ TEST_CASE("upstream tls: verified against ca_file, with SNI; health checks speak
 }
 
 TEST_CASE("upstream tls: an IP address is verified as an IP and sends no SNI") {
-  temp_dir dir;
-  auto backend_cert = make_certificate(dir, "backend", "127.0.0.1", "IP:127.0.0.1");
-  tls_backend backend(backend_cert);
-  pool_spec pool{"web", "round_robin", {backend.address()}};
+  tls_origin origin("127.0.0.1", "IP:127.0.0.1");
+  auto& pool = origin.pool;
+  const auto& backend_cert = origin.cert;
   pool.extra = "    tls: { ca_file: " + backend_cert.cert + " }\n";
   proxy_fixture proxy(proxy_yaml({pool}));
   auto r = http_get(proxy.port(), "/");
@@ -367,11 +378,11 @@ TEST_CASE("upstream tls: an IP address is verified as an IP and sends no SNI") {
 }
 
 TEST_CASE("upstream tls: a certificate that does not verify is a 502, logged and counted") {
-  temp_dir dir;
-  auto backend_cert = make_certificate(dir, "backend", "backend.internal", "DNS:backend.internal");
-  auto stranger = make_certificate(dir, "stranger", "stranger.internal", "DNS:stranger.internal");
-  tls_backend backend(backend_cert);
-  pool_spec pool{"web", "round_robin", {backend.address()}};
+  tls_origin origin;
+  auto& pool = origin.pool;
+  const auto& backend_cert = origin.cert;
+  auto stranger =
+      make_certificate(origin.dir, "stranger", "stranger.internal", "DNS:stranger.internal");
 
   SUBCASE("unknown CA") {
     pool.extra = "    tls: { ca_file: " + stranger.cert + ", sni: backend.internal }\n";
@@ -389,10 +400,8 @@ TEST_CASE("upstream tls: a certificate that does not verify is a 502, logged and
 }
 
 TEST_CASE("upstream tls: verify false accepts any certificate") {
-  temp_dir dir;
-  auto backend_cert = make_certificate(dir, "backend", "backend.internal", "DNS:backend.internal");
-  tls_backend backend(backend_cert);
-  pool_spec pool{"web", "round_robin", {backend.address()}};
+  tls_origin origin;
+  auto& pool = origin.pool;
   pool.extra = "    tls: { verify: false }\n";
   proxy_fixture proxy(proxy_yaml({pool}));
   auto r = http_get(proxy.port(), "/");
@@ -401,11 +410,10 @@ TEST_CASE("upstream tls: verify false accepts any certificate") {
 }
 
 TEST_CASE("upstream tls: health checks mark a backend whose certificate fails down") {
-  temp_dir dir;
-  auto backend_cert = make_certificate(dir, "backend", "backend.internal", "DNS:backend.internal");
-  auto stranger = make_certificate(dir, "stranger", "stranger.internal", "DNS:stranger.internal");
-  tls_backend backend(backend_cert);
-  pool_spec pool{"web", "round_robin", {backend.address()}};
+  tls_origin origin;
+  auto& pool = origin.pool;
+  auto stranger =
+      make_certificate(origin.dir, "stranger", "stranger.internal", "DNS:stranger.internal");
   pool.extra =
       "    tls: { ca_file: " + stranger.cert +
       ", sni: backend.internal }\n"
