@@ -214,6 +214,28 @@ net::awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
   co_return std::nullopt;
 }
 
+const char* downstream_session::resolve_target(const request_parser::value_type& req,
+                                               routed_target& out) {
+  const auto target = req.target();
+  out.host = req[http::field::host];
+  std::string_view raw_path;
+  if (!request_path(target, out.host, raw_path))
+    return "the request target is not a path or an absolute URI";
+  // Routes and the backend see one path: the normalised one.
+  if (!normalize_path(raw_path, path_, out.path))
+    return "the request path climbs above / with \"..\" or has a malformed %-escape";
+  // Absolute-form goes upstream in origin form, its authority as Host (RFC 9112 section 3.2.2).
+  out.absolute = target.front() != '/' && target != "*";
+  out.upstream = {};
+  if (out.absolute || out.path.data() != raw_path.data()) {
+    const auto query = target.find('?');
+    target_.assign(out.path);
+    if (query != std::string_view::npos) target_.append(target.substr(query));
+    out.upstream = target_;
+  }
+  return nullptr;
+}
+
 net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_snapshot& snap) {
   const auto started = clock::now();
   auto& req = p.get();
@@ -222,32 +244,13 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
   auto id = req.find("X-Request-Id");
   assign_request_id(id == req.end() ? std::string_view{} : std::string_view(id->value()));
 
-  const auto target = req.target();
-  std::string_view host = req[http::field::host];
-  std::string_view raw_path;
-  if (!request_path(target, host, raw_path)) {
-    co_await send_error(400, "the request target is not a path or an absolute URI", false);
+  routed_target where;
+  if (const char* problem = resolve_target(req, where)) {
+    co_await send_error(400, problem, false);
     record_refusal(snap, &p, {400, {}, access_termination::bad_request}, started);
     co_return false;
   }
-  // Routes and the backend see one path: the normalised one.
-  std::string_view path;
-  if (!normalize_path(raw_path, path_, path)) {
-    co_await send_error(
-        400, "the request path climbs above / with \"..\" or has a malformed %-escape", false);
-    record_refusal(snap, &p, {400, {}, access_termination::bad_request}, started);
-    co_return false;
-  }
-  // Absolute-form goes upstream in origin form, its authority as Host (RFC 9112 section 3.2.2).
-  const bool absolute = target.front() != '/' && target != "*";
-  std::string_view upstream_target;
-  if (absolute || path.data() != raw_path.data()) {
-    const auto query = target.find('?');
-    target_.assign(path);
-    if (query != std::string_view::npos) target_.append(target.substr(query));
-    upstream_target = target_;
-  }
-  const auto* route = snap.routes.match(host, path);
+  const auto* route = snap.routes.match(where.host, where.path);
   if (!route) {
     // The body (if any) is unread: the connection cannot carry another request.
     const bool reusable = keep_alive && p.is_done();
@@ -270,7 +273,7 @@ net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_
       exchange_request{client_side{io_, relay_, head_, proxy_allocator(arena_), client_ip_},
                        worker_side{w.io_context(), w.upstreams(), w.shared(), w.index()}, p, snap,
                        route->pool_index, request_id(), prefetched, keep_alive, req.version(),
-                       upgrade, upstream_target, absolute ? host : std::string_view{}});
+                       upgrade, where.upstream, where.absolute ? where.host : std::string_view{}});
   const auto result = co_await exchange.run();
   if (!result.error.empty()) co_await send_error(result.status, result.error, result.keep_alive);
   record(snap, route, &p, result, started);

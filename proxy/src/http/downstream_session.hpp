@@ -36,6 +36,15 @@ class downstream_session : public session_base,
   // Reads and checks one request header and serves the request; false: close the connection.
   net::awaitable<bool> next_request(bool first);
   net::awaitable<bool> serve(request_parser& p, const routing_snapshot& snap);
+  // Where a request goes: its Host, the normalised path routes match and the target sent
+  // upstream (empty: the client's own). Returns the detail of tally's 400, or nullptr.
+  struct routed_target {
+    std::string_view host;
+    std::string_view path;
+    std::string_view upstream;
+    bool absolute = false;  // absolute-form: its authority goes upstream as Host
+  };
+  const char* resolve_target(const request_parser::value_type& req, routed_target& out);
   // Answers Expect and reads the first piece of the body; nullopt: the connection is done.
   net::awaitable<std::optional<std::size_t>> prefetch_body(request_parser& p,
                                                            const routing_snapshot& snap);

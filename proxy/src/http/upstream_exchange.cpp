@@ -144,23 +144,16 @@ net::awaitable<exchange_result> upstream_exchange::run() {
   auto& req = req_.parser.get();
   pool_ = req_.snap.pools[req_.pool_index].get();
   const auto& retry = pool_->config().retry;
-  const auto* metrics = req_.snap.metrics.get();
-  balancer::pick_context pick;
-  pick.worker = req_.worker.index;
-  if (pool_->config().policy == config::policy_kind::consistent_hash)
-    pick.hash = request_hash(pool_->config().hash_key, req, req_.client.ip);
+  auto pick = pick_context_for(req);
   // The whole body (if any) is in the relay buffer: the request can be sent again.
   const bool may_replay = req_.parser.is_done() && idempotent(req.method());
   request_accounting accounting(req_.worker.shared.active_requests,
                                 req_.worker.shared.retries_in_flight);
-
   try_report last;
   for (unsigned attempt = 0; attempt <= retry.attempts; ++attempt) {
     const int index = pool_->pick(pick);
     if (index < 0) break;
-    pick.tried.add(static_cast<std::size_t>(index));
-    backend_index_ = static_cast<std::size_t>(index);
-    backend_ = pool_->backends()[backend_index_].get();
+    select_backend(pick, static_cast<std::size_t>(index));
     // Held for the whole try, the response relayed included: the backend's in-flight count.
     auto admitted = co_await acquire_slot(*backend_, pool_->config().queue.timeout, req_.client.io);
     if (!admitted.slot) {
@@ -183,18 +176,10 @@ net::awaitable<exchange_result> upstream_exchange::run() {
       if (auto f = co_await read_first_piece(); f != try_failure::none)
         last = try_report{f, 0, !req_.parser.is_done()};
     }
-    if (metrics) {
-      auto& bm = metrics->backend(req_.pool_index, backend_index_);
-      bm.upstream(outcome_of(last));
-      if (last.failure == try_failure::none)
-        bm.observe_upstream(std::chrono::duration<double>(answered - try_started).count());
-    }
-    if (last.failure == try_failure::client_body) co_return fail(last.failure);
-    if (last.failure == try_failure::local_resource) {
-      // Not the backend's fault: no outlier report, no retry (any backend fails the same way).
-      warn_local_shortage();
+    observe_try(last, answered - try_started);
+    // Not the backend's fault: no outlier report, no retry (any backend fails the same way).
+    if (last.failure == try_failure::client_body || last.failure == try_failure::local_resource)
       co_return fail(last.failure);
-    }
     auto decision = decide_retry(last, retry, may_replay, last_try);
     report(!decision.backend_failed);
     if (decision.retry && decision.uses_budget)
@@ -206,17 +191,38 @@ net::awaitable<exchange_result> upstream_exchange::run() {
     }
     conn_.reset();          // a 5xx's body is not read: its connection cannot be reused
     admitted.slot.reset();  // a waiter may use the backend while this request backs off
-    if (metrics) metrics->pool(req_.pool_index).retry(decision.reason);
+    if (auto* metrics = req_.snap.metrics.get())
+      metrics->pool(req_.pool_index).retry(decision.reason);
     co_await pause_before(attempt + 1);
   }
-  if (tries_ == 0) {
-    status_ = 503;
-    termination_ = access_termination::no_healthy_backend;
-    auto out = result(req_.client_keep_alive && req_.parser.is_done());
-    out.error = "no healthy backend in the pool";
-    co_return out;
-  }
+  if (tries_ == 0)
+    co_return refuse(
+        {503, "no healthy backend in the pool", access_termination::no_healthy_backend});
   co_return fail(last.failure);
+}
+
+balancer::pick_context upstream_exchange::pick_context_for(
+    const request_parser::value_type& req) const {
+  balancer::pick_context pick;
+  pick.worker = req_.worker.index;
+  if (pool_->config().policy == config::policy_kind::consistent_hash)
+    pick.hash = request_hash(pool_->config().hash_key, req, req_.client.ip);
+  return pick;
+}
+
+void upstream_exchange::select_backend(balancer::pick_context& pick, std::size_t index) {
+  pick.tried.add(index);
+  backend_index_ = index;
+  backend_ = pool_->backends()[index].get();
+}
+
+void upstream_exchange::observe_try(const try_report& t, clock::duration took) const {
+  const auto* metrics = req_.snap.metrics.get();
+  if (!metrics) return;
+  auto& bm = metrics->backend(req_.pool_index, backend_index_);
+  bm.upstream(outcome_of(t));
+  if (t.failure == try_failure::none)
+    bm.observe_upstream(std::chrono::duration<double>(took).count());
 }
 
 net::awaitable<void> upstream_exchange::pause_before(unsigned retry) {
@@ -496,6 +502,7 @@ exchange_result upstream_exchange::fail(try_failure what) {
     out.quiet_close = answer.detail.empty();
     return out;
   }
+  if (what == try_failure::local_resource) warn_local_shortage();
   return refuse(upstream_refusal(what));
 }
 

@@ -87,6 +87,12 @@ class upstream_exchange {
   net::awaitable<exchange_result> relay_response();
   net::awaitable<exchange_result> tunnel();
   net::awaitable<void> pause_before(unsigned retry);
+  // The policy's inputs for this request; the tried set fills as backends are tried.
+  balancer::pick_context pick_context_for(const request_parser::value_type& req) const;
+  // The backend this try goes to, marked tried so a retry picks another.
+  void select_backend(balancer::pick_context& pick, std::size_t index);
+  // The backend's upstream outcome and response-time metrics for one try.
+  void observe_try(const try_report& t, std::chrono::steady_clock::duration took) const;
   exchange_result fail(try_failure what);
   exchange_result refuse(const refusal& answer);  // tally answers `answer` before any try
   exchange_result gone();                         // the client left while the request waited

@@ -76,14 +76,12 @@ void append_json_string(std::string& out, std::string_view s) {
     } else if (c == '\t') {
       out.append("\\t");
       ++i;
-    } else if (c < 0x80) {  // other control characters and DEL
-      append_escaped_byte(out, c);
-      ++i;
-    } else if (const std::size_t n = utf8_sequence_length(s, i); n != 0) {
+    } else if (const std::size_t n = c < 0x80 ? 0 : utf8_sequence_length(s, i); n != 0) {
       out.append(s.data() + i, n);
       i += n;
     } else {
-      // Not UTF-8: keep the byte's value visible (as U+00XX) and the line valid JSON.
+      // Other control characters, DEL, and bytes that are not UTF-8: keep the byte's value
+      // visible (as U+00XX) and the line valid JSON.
       append_escaped_byte(out, c);
       ++i;
     }
