@@ -1,5 +1,6 @@
 #include "http/downstream_session.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
@@ -61,7 +62,7 @@ downstream_session::~downstream_session() {
 void downstream_session::start(std::shared_ptr<downstream_session> self) {
   auto& ioc = self->worker_.io_context();
   net::co_spawn(
-      ioc, [self = std::move(self)]() { return self->run(); }, net::detached);
+      ioc, [self = std::move(self)]() { return self->run(true); }, net::detached);
 }
 
 void downstream_session::on_drain() {
@@ -94,29 +95,23 @@ net::awaitable<void> downstream_session::send_error(unsigned status, std::string
   co_await net::async_write(io_.socket, net::buffer(bytes), use_tuple);
 }
 
-net::awaitable<void> downstream_session::run() {
-  if (tls_ && !co_await handshake()) {
+net::awaitable<void> downstream_session::run(bool first) {
+  // Not `first && tls_ && !co_await handshake()`: built by GCC 12 that form lost the frame's
+  // `this` (every connection crashed on its first request).
+  const bool handshake_due = first && tls_;
+  if (handshake_due && !co_await handshake()) {
     close();
     co_return;
   }
-  for (bool first = true; co_await next_request(first); first = false) {
+  for (; co_await next_request(first); first = false) {
     // Pipelined: the next request is already here. TLS: bytes may wait inside OpenSSL where
     // the socket shows none, so read_header reads (and waits) there.
     relay_.release();
     if (io_.buffer.size() > 0 || io_.socket.secure()) continue;
     if (worker_.shared().draining.load(std::memory_order_relaxed)) break;
-    // Nothing of the next request yet: give the buffers back and wait for readability, so an
-    // idle connection holds no buffer, arena or parser (HAProxy's buffers on demand). This
-    // also spares the read that would fail with EAGAIN after every response. Waited here, not
-    // in a function of its own: one coroutine frame less per idle connection.
     io_.buffer.shrink_to_fit();
-    idle_ = true;
-    io_.deadline.expires_after(worker_.snapshot()->cfg->timeouts.idle);
-    auto [ec] = co_await io_.socket.lowest_layer().async_wait(tcp::socket::wait_read, use_tuple);
-    idle_ = false;
-    // A timeout or a drain closes quietly, as read_header does before the first byte; a close
-    // by the client is readable and seen by the read.
-    if (ec) break;
+    park();
+    co_return;
   }
   if (io_.socket.secure() && io_.socket.is_open()) {
     // close_notify tells the client the response ended here and was not cut off; its own
@@ -125,6 +120,30 @@ net::awaitable<void> downstream_session::run() {
     co_await io_.socket.tls()->async_shutdown(use_tuple);
   }
   close();
+}
+
+void downstream_session::park() {
+  // Nothing of the next request yet: the coroutine ends and a plain callback waits for
+  // readability, so an idle connection holds no coroutine frame, buffer, arena or parser
+  // (HAProxy's buffers on demand), only this object and the wait, in room of its own. This also
+  // spares the read that would fail with EAGAIN after every response.
+  idle_ = true;
+  io_.deadline.expires_after(worker_.snapshot()->cfg->timeouts.idle);
+  io_.socket.lowest_layer().async_wait(
+      tcp::socket::wait_read,
+      net::bind_allocator(idle_wait_allocator(idle_wait_),
+                          [self = shared_from_this()](const error_code& ec) {
+                            self->idle_ = false;
+                            // A timeout or a drain closes quietly, as read_header does before
+                            // the first byte; a close by the client is readable, seen by the read.
+                            if (ec) {
+                              self->close();
+                              return;
+                            }
+                            auto& ioc = self->worker_.io_context();
+                            net::co_spawn(
+                                ioc, [self]() { return self->run(false); }, net::detached);
+                          }));
 }
 
 net::awaitable<bool> downstream_session::handshake() {
