@@ -36,6 +36,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=$ROOT/bench
+BENCH_NAME=bench-tls
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 OUT_DIR=$BENCH_DIR/out
 
 DURATION=${DURATION:-10}
@@ -54,60 +57,6 @@ fi
 MODES=(keepalive full resumed)
 LUA=$BENCH_DIR/report.lua
 
-log() { printf 'bench-tls: %s\n' "$*" >&2; }
-die() { printf 'bench-tls: error: %s\n' "$*" >&2; exit 1; }
-
-# ---------------------------------------------------------------------------------------------
-# process tracking and cleanup (as in run.sh, which is not written to be sourced)
-
-declare -A TRACKED=()
-
-track() { TRACKED[$1]=$2; }
-untrack() { unset "TRACKED[$1]"; }
-
-children_of() { pgrep -P "$1" 2>/dev/null || true; }
-
-# Stop pids: TERM, wait up to $1 seconds, then KILL; reap those that are our children.
-stop_pids() {
-  local grace=$1; shift
-  local pid all=() alive i
-  for pid in "$@"; do
-    all+=("$pid")
-    # shellcheck disable=SC2207 # pids are plain numbers
-    all+=($(children_of "$pid"))
-  done
-  [ ${#all[@]} -gt 0 ] || return 0
-  for pid in "${all[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for ((i = 0; i < grace * 10; i++)); do
-    alive=0
-    for pid in "${all[@]}"; do
-      if kill -0 "$pid" 2>/dev/null; then alive=1; break; fi
-    done
-    [ "$alive" -eq 1 ] || break
-    sleep 0.1
-  done
-  for pid in "${all[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      log "pid $pid did not stop after ${grace}s, killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ ${#TRACKED[@]} -gt 0 ]; then
-    log "stopping: $(for p in "${!TRACKED[@]}"; do printf '%s(%s) ' "${TRACKED[$p]}" "$p"; done)"
-    stop_pids 20 "${!TRACKED[@]}"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
-
 # ---------------------------------------------------------------------------------------------
 # prerequisites
 
@@ -119,7 +68,6 @@ read -ra PROXY_LIST <<<"$PROXIES"
 for p in "${PROXY_LIST[@]}"; do
   case $p in tally | haproxy | nginx) ;; *) die "unknown proxy '$p' in PROXIES (use tally, haproxy, nginx)" ;; esac
 done
-want() { [[ " ${PROXY_LIST[*]} " == *" $1 "* ]]; }
 
 missing=()
 for tool in wrk nginx taskset pgrep getconf openssl curl cc python3; do
@@ -147,106 +95,6 @@ WORK=$OUT_DIR/tls-$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$WORK"
 chmod 755 "$WORK"   # nginx workers may run as another user and must read www/ and the certificate
 log "work dir: $WORK"
-
-# ---------------------------------------------------------------------------------------------
-# helpers (copied from run.sh)
-
-USED_PORTS=()
-FREE_PORTS=()
-# free_ports N: sets FREE_PORTS to N distinct free TCP ports on 127.0.0.1 in 20000-32000, never
-# reused within a run. Not to be called in a subshell.
-free_ports() {
-  local n=$1 out
-  FREE_PORTS=()
-  out=$(python3 - "$n" "${USED_PORTS[@]}" <<'PY'
-import random, socket, sys
-n, used = int(sys.argv[1]), set(map(int, sys.argv[2:]))
-held, ports = [], []
-for _ in range(2000):
-    if len(ports) == n:
-        break
-    p = random.randint(20000, 32000)
-    if p in used or p in ports:
-        continue
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        s.close()
-        continue
-    held.append(s)
-    ports.append(p)
-if len(ports) < n:
-    sys.exit("no free ports found")
-print(" ".join(map(str, ports)))
-PY
-  ) || return 1
-  read -ra FREE_PORTS <<<"$out"
-  [ ${#FREE_PORTS[@]} -eq "$n" ] || return 1
-  USED_PORTS+=("${FREE_PORTS[@]}")
-}
-
-# wait_port PORT PID WHAT: wait until 127.0.0.1:PORT accepts connections (up to 10 s) while PID lives.
-wait_port() {
-  local port=$1 pid=$2 what=$3 i
-  for ((i = 0; i < 100; i++)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      local rc=0
-      wait "$pid" 2>/dev/null || rc=$?
-      log "$what (pid $pid) exited during startup with status $rc"
-      return 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  log "$what did not listen on 127.0.0.1:$port within 10 s"
-  return 1
-}
-
-# Sum of utime+stime (fields 14 and 15 of /proc/PID/stat, clock ticks) over the given pids.
-cpu_ticks() {
-  local pid stat rest f total=0
-  for pid in "$@"; do
-    stat=$(<"/proc/$pid/stat") || return 1
-    rest=${stat##*) }
-    read -ra f <<<"$rest"
-    total=$((total + f[11] + f[12]))
-  done
-  echo "$total"
-}
-
-show_log() { if [ -s "$1" ]; then sed 's/^/    | /' "$1" | tail -n 20 >&2; fi; }
-
-nginx_user_line() { if [ "$(id -u)" -eq 0 ]; then echo "user $(id -un) $(id -gn);"; fi; }
-
-nginx_common() {
-  local dir=$1
-  cat <<EOF
-$(nginx_user_line)
-worker_processes 1;
-daemon off;
-master_process on;
-pid $dir/nginx.pid;
-lock_file $dir/nginx.lock;
-error_log $dir/error.log warn;
-worker_rlimit_nofile 16384;
-events { worker_connections 8192; }
-EOF
-}
-nginx_http_common() {
-  local dir=$1
-  cat <<EOF
-    access_log off;
-    default_type application/octet-stream;
-    keepalive_requests 1000000;
-    keepalive_timeout 75s;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-EOF
-}
 
 # ---------------------------------------------------------------------------------------------
 # the certificate and the no-resumption shim
