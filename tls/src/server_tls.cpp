@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <stdexcept>
 
 #include <prometheus/counter.h>
@@ -37,10 +38,13 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 int select_certificate(SSL* ssl, int*, void* arg) {
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (!name) return SSL_TLSEXT_ERR_OK;  // no SNI: the default certificate
-  std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
+  // A DNS name is at most 253 characters; a longer one matches nothing and gets the default.
+  char lower[256];
+  const std::size_t size = std::strlen(name);
+  if (size >= sizeof lower) return SSL_TLSEXT_ERR_OK;
+  std::transform(name, name + size, lower,
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (auto* ctx = static_cast<const server_tls*>(arg)->find(lower))
+  if (auto* ctx = static_cast<const server_tls*>(arg)->find({lower, size}))
     SSL_set_SSL_CTX(ssl, ctx->native_handle());
   return SSL_TLSEXT_ERR_OK;
 }
@@ -82,11 +86,10 @@ server_tls::server_tls(const config::listener_tls_config& cfg, std::string liste
 }
 
 ssl::context* server_tls::find(std::string_view host_name) const {
-  if (auto it = exact_.find(std::string(host_name)); it != exact_.end()) return it->second;
+  if (auto it = exact_.find(host_name); it != exact_.end()) return it->second;
   const auto dot = host_name.find('.');
   if (dot == std::string_view::npos) return nullptr;
-  if (auto it = wildcard_.find(std::string(host_name.substr(dot + 1))); it != wildcard_.end())
-    return it->second;
+  if (auto it = wildcard_.find(host_name.substr(dot + 1)); it != wildcard_.end()) return it->second;
   return nullptr;
 }
 

@@ -49,8 +49,17 @@ class server_tls {
   std::string listener_;
   std::string alpn_;  // the protocols offered, in ALPN wire format
   std::vector<std::unique_ptr<boost::asio::ssl::context>> contexts_;  // [0] is the default
-  std::unordered_map<std::string, boost::asio::ssl::context*> exact_;
-  std::unordered_map<std::string, boost::asio::ssl::context*> wildcard_;  // key: the parent
+  // Looked up by string_view: no string is built per handshake.
+  struct name_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  using context_by_name =
+      std::unordered_map<std::string, boost::asio::ssl::context*, name_hash, std::equal_to<>>;
+  context_by_name exact_;
+  context_by_name wildcard_;  // key: the parent
   prometheus::Counter* success_ = nullptr;
   prometheus::Counter* failure_ = nullptr;
 };
