@@ -2,11 +2,16 @@
 // bend the protocol. Backends are scripted (support/scripted_backend.hpp); clients are raw
 // sockets or the test client.
 #include <doctest/doctest.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
 
 #include "support/backend_fixture.hpp"
 #include "support/http_client.hpp"
@@ -365,4 +370,37 @@ TEST_CASE("routes match the normalised path - and the backend receives it") {
     CHECK(http_get(proxy.port(), target).status == 400);
   }
   CHECK(admin.server.recorded().size() == 6);
+}
+
+TEST_CASE("an idle keep-alive connection is closed after timeouts.idle and its session freed") {
+  // Between requests a plain connection parks without a coroutine (downstream_session::park):
+  // the idle deadline must still close it, and nothing may keep the session alive after.
+  backend_set backends(1);
+  proxy_fixture proxy(one_pool(backends.address(0), "", "workers: 1\ntimeouts:\n  idle: 300ms\n"));
+  const auto connections = [&] {
+    auto status = boost::json::parse(http_get(proxy.admin_port(), "/status").body);
+    return status.as_object().at("downstream_connections").to_number<std::int64_t>();
+  };
+
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket(ioc);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), proxy.port()});
+  // A receive timeout bounds every read below: a connection tally never closes fails the test.
+  timeval limit{5, 0};
+  REQUIRE(::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0);
+  boost::asio::write(
+      socket, boost::asio::buffer(std::string_view("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")));
+  std::string received;
+  boost::system::error_code ec;
+  char buf[4096];
+  while (received.find("\r\n\r\n") == std::string::npos && !ec)
+    received.append(buf, socket.read_some(boost::asio::buffer(buf), ec));
+  REQUIRE(status_line(received) == "HTTP/1.1 200 OK");
+  CHECK(connections() == 1);
+
+  // Nothing more is sent: the next read ends with tally's close (EOF), not with our timeout.
+  while (!ec)
+    socket.read_some(boost::asio::buffer(buf), ec);
+  CHECK(ec == boost::asio::error::eof);
+  CHECK(eventually([&] { return connections() == 0; }, 5s));
 }
