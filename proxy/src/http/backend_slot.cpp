@@ -18,7 +18,7 @@ namespace {
 class timer_waiter final : public balancer::slot_waiter,
                            public std::enable_shared_from_this<timer_waiter> {
  public:
-  explicit timer_waiter(const net::any_io_executor& ex) : timer(ex) {}
+  explicit timer_waiter(const worker_executor& ex) : timer(ex) {}
 
   // Runs on the thread that freed the slot, under the queue's lock: only a post to our loop.
   void on_granted() noexcept override {
@@ -29,15 +29,15 @@ class timer_waiter final : public balancer::slot_waiter,
     }
   }
 
-  net::steady_timer timer;  // expires at queue.timeout; cancelled by a grant or a client close
-  bool waiting = true;      // false once the wait is over: late handlers do nothing
+  worker_timer timer;   // expires at queue.timeout; cancelled by a grant or a client close
+  bool waiting = true;  // false once the wait is over: late handlers do nothing
   bool client_gone = false;
 };
 
 // Ends the wait when the client closes. Readable with bytes (the rest of the body, a pipelined
 // request) says nothing about a close, and peeking cannot tell more without reading: the watch
 // then stops and the wait ends by grant or timeout.
-void watch_client(const std::shared_ptr<timer_waiter>& w, tcp::socket& client) {
+void watch_client(const std::shared_ptr<timer_waiter>& w, tcp_socket& client) {
   client.async_wait(tcp::socket::wait_read, [w, &client](error_code ec) {
     // `client` is only touched while the wait is on: the request, and so its socket, lives.
     if (ec || !w->waiting) return;
@@ -77,8 +77,8 @@ class queued_guard {
 
 }  // namespace
 
-net::awaitable<slot_result> acquire_slot(balancer::backend& b, std::chrono::milliseconds timeout,
-                                         connection_io& client) {
+awaitable<slot_result> acquire_slot(balancer::backend& b, std::chrono::milliseconds timeout,
+                                    connection_io& client) {
   auto& slots = b.slots();
   // Without a limit, skip the waiter's allocation: this is every request's path.
   if (slots.max_active() == 0) {
@@ -97,7 +97,7 @@ net::awaitable<slot_result> acquire_slot(balancer::backend& b, std::chrono::mill
   queued_guard guard(slots, *waiter);
   waiter->timer.expires_after(timeout);
   watch_client(waiter, client.socket.lowest_layer());
-  co_await waiter->timer.async_wait(use_tuple);
+  co_await waiter->timer.async_wait(use_worker_tuple);
   waiter->waiting = false;
   error_code ignored;
   client.socket.cancel(ignored);  // ends the watch; the client socket has no other operation now

@@ -52,7 +52,7 @@ struct slot_result {
 
 // A slot of `b` at once when it has one (always, without a limit); otherwise waits in its queue
 // for at most `timeout`, watching `client` for a close. Runs on the caller's executor.
-net::awaitable<slot_result> acquire_slot(balancer::backend& b, std::chrono::milliseconds timeout,
-                                         connection_io& client);
+awaitable<slot_result> acquire_slot(balancer::backend& b, std::chrono::milliseconds timeout,
+                                    connection_io& client);
 
 }  // namespace tally::proxy

@@ -45,7 +45,7 @@ std::optional<refusal> header_refusal(header_read status) {
 
 }  // namespace
 
-downstream_session::downstream_session(worker& w, tcp::socket socket,
+downstream_session::downstream_session(worker& w, tcp_socket socket,
                                        std::shared_ptr<server_tls> tls)
     : worker_(w), io_(proxy_stream(std::move(socket))), tls_(std::move(tls)) {
   error_code ec;
@@ -87,15 +87,15 @@ void downstream_session::assign_request_id(std::string_view from_client) {
   std::memcpy(request_id_, generated.data(), request_id_size_);
 }
 
-net::awaitable<void> downstream_session::send_error(unsigned status, std::string_view detail,
-                                                    bool keep_alive) {
+awaitable<void> downstream_session::send_error(unsigned status, std::string_view detail,
+                                               bool keep_alive) {
   if (request_id_size_ == 0) assign_request_id({});  // refused before the header was parsed
   auto bytes = make_error_response(status, detail, request_id(), keep_alive, head_request_);
   io_.deadline.expires_after(std::chrono::seconds(5));
-  co_await net::async_write(io_.socket, net::buffer(bytes), use_tuple);
+  co_await net::async_write(io_.socket, net::buffer(bytes), use_worker_tuple);
 }
 
-net::awaitable<void> downstream_session::run(bool first) {
+awaitable<void> downstream_session::run(bool first) {
   // Not `first && tls_ && !co_await handshake()`: built by GCC 12 that form lost the frame's
   // `this` (every connection crashed on its first request).
   const bool handshake_due = first && tls_;
@@ -117,7 +117,7 @@ net::awaitable<void> downstream_session::run(bool first) {
     // close_notify tells the client the response ended here and was not cut off; its own
     // close_notify (or its close) is awaited briefly, as nginx's ssl shutdown does.
     io_.deadline.expires_after(tls_close_wait);
-    co_await io_.socket.tls()->async_shutdown(use_tuple);
+    co_await io_.socket.tls()->async_shutdown(use_worker_tuple);
   }
   close();
 }
@@ -146,10 +146,10 @@ void downstream_session::park() {
                           }));
 }
 
-net::awaitable<bool> downstream_session::handshake() {
+awaitable<bool> downstream_session::handshake() {
   auto& stream = io_.socket.start_tls(tls_->context());
   io_.deadline.expires_after(worker_.snapshot()->cfg->timeouts.request_header);
-  auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, use_tuple);
+  auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, use_worker_tuple);
   tls_->count_handshake(!ec);
   if (ec) {
     // Scanners and clients that distrust the certificate fail here all day: debug, not warn.
@@ -162,7 +162,7 @@ net::awaitable<bool> downstream_session::handshake() {
   co_return true;
 }
 
-net::awaitable<bool> downstream_session::next_request(bool first) {
+awaitable<bool> downstream_session::next_request(bool first) {
   auto snap = worker_.snapshot();  // held for the whole request: a reload cannot pull it away
   const auto& limits = snap->cfg->limits;
   const auto& t = snap->cfg->timeouts;
@@ -206,7 +206,7 @@ net::awaitable<bool> downstream_session::next_request(bool first) {
   co_return co_await serve(parser, *snap);
 }
 
-net::awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
+awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
     request_parser& p, const routing_snapshot& snap) {
   auto& req = p.get();
   if (auto expect = req.find(http::field::expect); expect != req.end()) {
@@ -215,7 +215,7 @@ net::awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
     if (beast::iequals(expect->value(), "100-continue")) {
       static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
       io_.deadline.expires_after(snap.cfg->timeouts.idle);
-      auto [ec, n] = co_await net::async_write(io_.socket, net::buffer(cont), use_tuple);
+      auto [ec, n] = co_await net::async_write(io_.socket, net::buffer(cont), use_worker_tuple);
       if (ec) {
         prefetch_refusal_ = refusal{0, {}, access_termination::client_closed};
         co_return std::nullopt;
@@ -255,7 +255,7 @@ const char* downstream_session::resolve_target(const request_parser::value_type&
   return nullptr;
 }
 
-net::awaitable<bool> downstream_session::serve(request_parser& p, const routing_snapshot& snap) {
+awaitable<bool> downstream_session::serve(request_parser& p, const routing_snapshot& snap) {
   const auto started = clock::now();
   auto& req = p.get();
   const bool keep_alive =

@@ -23,7 +23,7 @@ class downstream_session : public session_base,
                            public std::enable_shared_from_this<downstream_session> {
  public:
   // `tls` set: the listener is TLS, and the handshake comes before the first request.
-  downstream_session(worker& w, tcp::socket socket, std::shared_ptr<server_tls> tls);
+  downstream_session(worker& w, tcp_socket socket, std::shared_ptr<server_tls> tls);
   ~downstream_session() override;
 
   static void start(std::shared_ptr<downstream_session> self);
@@ -31,15 +31,15 @@ class downstream_session : public session_base,
 
  private:
   // Serves requests while they come; `first`: the connection is new (TLS handshakes first).
-  net::awaitable<void> run(bool first);
+  awaitable<void> run(bool first);
   // Waits for the next request without a coroutine; its arrival starts run() again.
   void park();
   // The TLS handshake, within timeouts.request_header (a client that connects and says nothing
   // is closed like one that sends no request). False: close the connection.
-  net::awaitable<bool> handshake();
+  awaitable<bool> handshake();
   // Reads and checks one request header and serves the request; false: close the connection.
-  net::awaitable<bool> next_request(bool first);
-  net::awaitable<bool> serve(request_parser& p, const routing_snapshot& snap);
+  awaitable<bool> next_request(bool first);
+  awaitable<bool> serve(request_parser& p, const routing_snapshot& snap);
   // Where a request goes: its Host, the normalised path routes match and the target sent
   // upstream (empty: the client's own). Returns the detail of tally's 400, or nullptr.
   struct routed_target {
@@ -50,10 +50,10 @@ class downstream_session : public session_base,
   };
   const char* resolve_target(const request_parser::value_type& req, routed_target& out);
   // Answers Expect and reads the first piece of the body; nullopt: the connection is done.
-  net::awaitable<std::optional<std::size_t>> prefetch_body(request_parser& p,
-                                                           const routing_snapshot& snap);
+  awaitable<std::optional<std::size_t>> prefetch_body(request_parser& p,
+                                                      const routing_snapshot& snap);
   // Writes one of tally's own responses (error_response.hpp) with this request's id.
-  net::awaitable<void> send_error(unsigned status, std::string_view detail, bool keep_alive);
+  awaitable<void> send_error(unsigned status, std::string_view detail, bool keep_alive);
   // The response metrics and the access log line; `route` is null when no route matched, `p`
   // when the request header could not be read.
   void record(const routing_snapshot& snap, const route_entry* route, const request_parser* p,

@@ -36,6 +36,7 @@ using read_buffer = beast::basic_flat_buffer<pooled_allocator<char>>;
 // buffer is allocated by the first read.
 template <class Stream>
 struct basic_connection_io {
+  using executor_type = typename Stream::executor_type;
   explicit basic_connection_io(Stream s) : socket(std::move(s)), deadline(socket) {}
   Stream socket;
   basic_socket_deadline<Stream> deadline;
@@ -46,6 +47,13 @@ struct basic_connection_io {
   }
 };
 using connection_io = basic_connection_io<proxy_stream>;
+
+// The coroutine type and completion token of operations on an `Io`: awaitable<T> and
+// use_worker_tuple on the proxy's sockets, net::awaitable<T> and use_tuple on test streams.
+template <class Io, class T>
+using io_awaitable = net::awaitable<T, typename Io::executor_type>;
+template <class Io>
+inline constexpr auto io_tuple = net::as_tuple(net::use_awaitable_t<typename Io::executor_type>{});
 
 enum class header_read { ok, closed, timed_out, too_large, body_too_large, malformed };
 
@@ -65,7 +73,7 @@ struct header_result {
 
 // Reads until `p` has a complete header.
 template <class Io, class Parser>
-net::awaitable<header_result> read_header(Io& io, Parser& p, const header_wait& wait) {
+io_awaitable<Io, header_result> read_header(Io& io, Parser& p, const header_wait& wait) {
   bool started = io.buffer.size() > 0;
   const auto arm = [&](milliseconds d) {
     io.deadline.expires_at(std::min(std::chrono::steady_clock::now() + d, wait.not_after));
@@ -91,7 +99,7 @@ net::awaitable<header_result> read_header(Io& io, Parser& p, const header_wait& 
     if (!started && wait.stop_if_idle && wait.stop_if_idle->load(std::memory_order_relaxed))
       co_return header_result{header_read::closed};
     auto [ec, n] =
-        co_await io.socket.async_read_some(io.buffer.prepare(block_pool::small), use_tuple);
+        co_await io.socket.async_read_some(io.buffer.prepare(block_pool::small), io_tuple<Io>);
     if (ec) {
       // Nothing received yet: a quiet close (as nginx does); a partial header ran out of time
       // or was cut short.
@@ -107,9 +115,9 @@ net::awaitable<header_result> read_header(Io& io, Parser& p, const header_wait& 
 // none are. Returns the number of body bytes placed in `rb` (0 only when the message is done).
 // need_buffer is not an error; the end of a close-delimited body is.
 template <class Io, class Parser>
-net::awaitable<std::pair<error_code, std::size_t>> read_body_piece(Io& io, Parser& p,
-                                                                   relay_buffer& rb,
-                                                                   milliseconds timeout) {
+io_awaitable<Io, std::pair<error_code, std::size_t>> read_body_piece(Io& io, Parser& p,
+                                                                     relay_buffer& rb,
+                                                                     milliseconds timeout) {
   auto& body = p.get().body();
   body.data = rb.data();
   body.size = relay_buffer::capacity;
@@ -126,7 +134,7 @@ net::awaitable<std::pair<error_code, std::size_t>> read_body_piece(Io& io, Parse
     if (got > 0 || p.is_done()) co_return std::pair{error_code{}, got};
     io.deadline.expires_after(timeout);
     auto [ec, n] =
-        co_await io.socket.async_read_some(io.buffer.prepare(block_pool::large), use_tuple);
+        co_await io.socket.async_read_some(io.buffer.prepare(block_pool::large), io_tuple<Io>);
     if (ec == net::error::eof && p.need_eof()) {
       error_code eof_ec;
       p.put_eof(eof_ec);  // a close-delimited body ends here
@@ -143,9 +151,9 @@ enum class body_framing { none, raw, chunked };
 // Writes `head` (may be empty: already sent) and a body piece, framed. `last` ends the body
 // (for chunked, the terminating zero-length chunk).
 template <class Io>
-net::awaitable<error_code> write_piece(Io& io, std::string_view head, body_framing framing,
-                                       const char* data, std::size_t size, bool last,
-                                       milliseconds timeout) {
+io_awaitable<Io, error_code> write_piece(Io& io, std::string_view head, body_framing framing,
+                                         const char* data, std::size_t size, bool last,
+                                         milliseconds timeout) {
   std::array<net::const_buffer, 5> bufs;
   std::size_t count = 0;
   if (!head.empty()) bufs[count++] = net::buffer(head);
@@ -166,7 +174,7 @@ net::awaitable<error_code> write_piece(Io& io, std::string_view head, body_frami
   if (count == 0) co_return error_code{};
   io.deadline.expires_after(timeout);
   auto [ec, n] = co_await net::async_write(
-      io.socket, std::span<const net::const_buffer>(bufs.data(), count), use_tuple);
+      io.socket, std::span<const net::const_buffer>(bufs.data(), count), io_tuple<Io>);
   co_return io.classify(ec);
 }
 
@@ -186,8 +194,8 @@ struct relay_result {
 };
 
 template <class SrcIo, class Parser, class DstIo>
-net::awaitable<relay_result> relay_body(SrcIo& src, Parser& p, DstIo& dst, relay_buffer& rb,
-                                        relay_plan plan) {
+io_awaitable<SrcIo, relay_result> relay_body(SrcIo& src, Parser& p, DstIo& dst, relay_buffer& rb,
+                                             relay_plan plan) {
   relay_result out;
   for (;;) {
     const bool last = p.is_done();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <utility>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 
@@ -19,11 +20,13 @@ namespace tally::proxy {
 class proxy_stream {
  public:
   using tcp = boost::asio::ip::tcp;
-  using executor_type = tcp::socket::executor_type;
-  using lowest_layer_type = tcp::socket;
-  using tls_stream = boost::asio::ssl::stream<tcp::socket&>;
+  // The worker's concrete executor (net_types.hpp's worker_executor), not any_io_executor.
+  using executor_type = boost::asio::io_context::executor_type;
+  using socket_type = tcp::socket::rebind_executor<executor_type>::other;
+  using lowest_layer_type = socket_type;
+  using tls_stream = boost::asio::ssl::stream<socket_type&>;
 
-  explicit proxy_stream(tcp::socket s) : socket_(std::move(s)) {}
+  explicit proxy_stream(socket_type s) : socket_(std::move(s)) {}
   proxy_stream(proxy_stream&& other) noexcept : socket_(std::move(other.socket_)) {
     assert(!other.tls_);  // a TLS stream refers to the socket it was built on
   }
@@ -32,7 +35,7 @@ class proxy_stream {
   proxy_stream& operator=(const proxy_stream&) = delete;
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
-  tcp::socket& lowest_layer() noexcept { return socket_; }
+  socket_type& lowest_layer() noexcept { return socket_; }
 
   // Begins TLS on the connected socket; the handshake is the caller's next operation. The SSL
   // object holds a reference to `ctx`'s SSL_CTX, so the context may be replaced meanwhile.
@@ -69,7 +72,7 @@ class proxy_stream {
     socket_.shutdown(what, ec);
   }
   bool is_open() const noexcept { return socket_.is_open(); }
-  tcp::socket::native_handle_type native_handle() { return socket_.native_handle(); }
+  socket_type::native_handle_type native_handle() { return socket_.native_handle(); }
   tcp::endpoint remote_endpoint(boost::system::error_code& ec) const {
     return socket_.remote_endpoint(ec);
   }
@@ -79,7 +82,7 @@ class proxy_stream {
   }
 
  private:
-  tcp::socket socket_;
+  socket_type socket_;
   std::unique_ptr<tls_stream> tls_;
 };
 

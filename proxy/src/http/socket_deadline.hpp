@@ -62,7 +62,9 @@ class basic_socket_deadline {
   struct state {
     explicit state(Socket& s) : socket(&s), timer(s.get_executor()) {}
     Socket* socket;
-    boost::asio::steady_timer timer;
+    // On the socket's own executor type: no conversion to any_io_executor.
+    typename boost::asio::steady_timer::rebind_executor<typename Socket::executor_type>::other
+        timer;
     clock::time_point deadline = clock::time_point::max();
     bool armed = false;
     bool timed_out = false;

@@ -140,7 +140,7 @@ void upstream_exchange::report(bool ok) {
     backend_->record_failure();
 }
 
-net::awaitable<exchange_result> upstream_exchange::run() {
+awaitable<exchange_result> upstream_exchange::run() {
   auto& req = req_.parser.get();
   pool_ = req_.snap.pools[req_.pool_index].get();
   const auto& retry = pool_->config().retry;
@@ -225,19 +225,19 @@ void upstream_exchange::observe_try(const try_report& t, clock::duration took) c
     bm.observe_upstream(std::chrono::duration<double>(took).count());
 }
 
-net::awaitable<void> upstream_exchange::pause_before(unsigned retry) {
+awaitable<void> upstream_exchange::pause_before(unsigned retry) {
   thread_local std::minstd_rand rng{std::random_device{}()};
   const auto wait = retry_backoff(pool_->config().retry.backoff, retry, rng);
   if (wait.count() == 0) co_return;
-  net::steady_timer pause(req_.worker.ioc, wait);
-  co_await pause.async_wait(use_tuple);
+  worker_timer pause(req_.worker.ioc, wait);
+  co_await pause.async_wait(use_worker_tuple);
 }
 
-net::awaitable<try_failure> upstream_exchange::connect() {
+awaitable<try_failure> upstream_exchange::connect() {
   const auto& ep = req_.snap.endpoints[req_.pool_index][backend_index_];
   conn_ = std::make_unique<upstream_connection>(req_.worker.ioc, backend_->id());
   conn_->io.deadline.expires_after(req_.snap.cfg->timeouts.connect);
-  auto [ec] = co_await conn_->io.socket.async_connect(ep, use_tuple);
+  auto [ec] = co_await conn_->io.socket.async_connect(ep, use_worker_tuple);
   if (ec) {
     const bool timed_out = conn_->io.deadline.timed_out();
     conn_.reset();
@@ -252,7 +252,7 @@ net::awaitable<try_failure> upstream_exchange::connect() {
   co_return try_failure::none;
 }
 
-net::awaitable<try_failure> upstream_exchange::start_tls(const client_tls& tls) {
+awaitable<try_failure> upstream_exchange::start_tls(const client_tls& tls) {
   conn_->tls = &tls;
   auto& stream = conn_->io.socket.start_tls(tls.context());
   const auto& host = req_.snap.cfg->pools[req_.pool_index].backends[backend_index_].address.host;
@@ -261,7 +261,7 @@ net::awaitable<try_failure> upstream_exchange::start_tls(const client_tls& tls) 
     co_return try_failure::local_resource;
   }
   // The handshake is part of connecting: it has what is left of timeouts.connect.
-  auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::client, use_tuple);
+  auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::client, use_worker_tuple);
   if (!ec) co_return try_failure::none;
   std::string why = conn_->io.deadline.timed_out() ? std::string("timed out (timeouts.connect)")
                                                    : describe_tls_error(ec);
@@ -283,7 +283,7 @@ void upstream_exchange::warn_tls_failure(const std::string& why) const {
            std::string(pool_->name()) + " failed: " + why);
 }
 
-net::awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
+awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
   const auto& t = req_.snap.cfg->timeouts;
   auto& req = req_.parser.get();
   const bool replayable = req_.parser.is_done();
@@ -343,8 +343,8 @@ net::awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
   }
 }
 
-net::awaitable<try_failure> upstream_exchange::read_response_head(std::chrono::milliseconds wait,
-                                                                  bool& stale) {
+awaitable<try_failure> upstream_exchange::read_response_head(std::chrono::milliseconds wait,
+                                                             bool& stale) {
   // One deadline for the final response and every interim response before it.
   const auto not_after = clock::now() + wait;
   for (unsigned interim = 0;; ++interim) {
@@ -384,7 +384,7 @@ net::awaitable<try_failure> upstream_exchange::read_response_head(std::chrono::m
   }
 }
 
-net::awaitable<try_failure> upstream_exchange::read_first_piece() {
+awaitable<try_failure> upstream_exchange::read_first_piece() {
   pending_ = 0;
   if (response_->is_done()) co_return try_failure::none;
   auto [ec, got] = co_await read_body_piece(conn_->io, *response_, req_.client.relay,
@@ -398,7 +398,7 @@ net::awaitable<try_failure> upstream_exchange::read_first_piece() {
   co_return try_failure::none;
 }
 
-net::awaitable<exchange_result> upstream_exchange::relay_response() {
+awaitable<exchange_result> upstream_exchange::relay_response() {
   auto& res = response_->get();
   status_ = res.result_int();
   const auto& t = req_.snap.cfg->timeouts;
@@ -446,14 +446,14 @@ net::awaitable<exchange_result> upstream_exchange::relay_response() {
 
 namespace {
 
-net::awaitable<void> pump(connection_io& from, connection_io& to, char* buf, std::size_t size,
-                          std::chrono::milliseconds idle) {
+awaitable<void> pump(connection_io& from, connection_io& to, char* buf, std::size_t size,
+                     std::chrono::milliseconds idle) {
   for (;;) {
     from.deadline.expires_after(idle);
-    auto [rec, n] = co_await from.socket.async_read_some(net::buffer(buf, size), use_tuple);
+    auto [rec, n] = co_await from.socket.async_read_some(net::buffer(buf, size), use_worker_tuple);
     if (rec) break;
     to.deadline.expires_after(idle);
-    auto [wec, m] = co_await net::async_write(to.socket, net::buffer(buf, n), use_tuple);
+    auto [wec, m] = co_await net::async_write(to.socket, net::buffer(buf, n), use_worker_tuple);
     if (wec) break;
   }
   // Either side ending ends the tunnel: closing both wakes the other direction.
@@ -464,7 +464,7 @@ net::awaitable<void> pump(connection_io& from, connection_io& to, char* buf, std
 
 }  // namespace
 
-net::awaitable<exchange_result> upstream_exchange::tunnel() {
+awaitable<exchange_result> upstream_exchange::tunnel() {
   using namespace net::experimental::awaitable_operators;
   const auto idle = req_.snap.cfg->timeouts.idle;
   auto& client = req_.client.io;
@@ -476,12 +476,14 @@ net::awaitable<exchange_result> upstream_exchange::tunnel() {
     co_return result(false);
   // Bytes that arrived behind the 101 or behind the request belong to the new protocol.
   if (conn_->io.buffer.size() > 0) {
-    auto [wec, m] = co_await net::async_write(client.socket, conn_->io.buffer.data(), use_tuple);
+    auto [wec, m] =
+        co_await net::async_write(client.socket, conn_->io.buffer.data(), use_worker_tuple);
     if (wec) co_return result(false);
     conn_->io.buffer.clear();
   }
   if (client.buffer.size() > 0) {
-    auto [wec, m] = co_await net::async_write(conn_->io.socket, client.buffer.data(), use_tuple);
+    auto [wec, m] =
+        co_await net::async_write(conn_->io.socket, client.buffer.data(), use_worker_tuple);
     if (wec) co_return result(false);
     client.buffer.clear();
   }

@@ -73,20 +73,20 @@ class upstream_exchange {
  public:
   explicit upstream_exchange(const exchange_request& req) : req_(req) {}
 
-  net::awaitable<exchange_result> run();
+  awaitable<exchange_result> run();
 
  private:
-  net::awaitable<try_report> try_backend(bool retryable);
-  net::awaitable<try_failure> connect();
-  net::awaitable<try_failure> start_tls(const client_tls& tls);
+  awaitable<try_report> try_backend(bool retryable);
+  awaitable<try_failure> connect();
+  awaitable<try_failure> start_tls(const client_tls& tls);
   void warn_tls_failure(const std::string& why) const;
-  net::awaitable<try_failure> read_response_head(std::chrono::milliseconds wait, bool& stale);
+  awaitable<try_failure> read_response_head(std::chrono::milliseconds wait, bool& stale);
   // Reads the first piece of the response body (into pending_), before anything is sent to
   // the client: a failure here is still a failed try, which may be retried.
-  net::awaitable<try_failure> read_first_piece();
-  net::awaitable<exchange_result> relay_response();
-  net::awaitable<exchange_result> tunnel();
-  net::awaitable<void> pause_before(unsigned retry);
+  awaitable<try_failure> read_first_piece();
+  awaitable<exchange_result> relay_response();
+  awaitable<exchange_result> tunnel();
+  awaitable<void> pause_before(unsigned retry);
   // The policy's inputs for this request; the tried set fills as backends are tried.
   balancer::pick_context pick_context_for(const request_parser::value_type& req) const;
   // The backend this try goes to, marked tried so a retry picks another.

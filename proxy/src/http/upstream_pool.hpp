@@ -15,7 +15,7 @@ namespace tally::proxy {
 
 struct upstream_connection {
   upstream_connection(net::io_context& ioc, std::uint64_t backend)
-      : io(proxy_stream(tcp::socket(ioc))), backend_id(backend) {}
+      : io(proxy_stream(tcp_socket(ioc))), backend_id(backend) {}
   connection_io io;
   std::uint64_t backend_id;
   std::chrono::steady_clock::time_point idle_since{};

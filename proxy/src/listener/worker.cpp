@@ -163,7 +163,8 @@ const std::shared_ptr<const routing_snapshot>& worker::snapshot() {
 net::awaitable<void> worker::accept_loop(std::shared_ptr<listener_socket> l) {
   accept_backoff backoff;
   for (;;) {
-    auto [ec, socket] = co_await l->acceptor.async_accept(use_tuple);
+    // Accepted onto the worker's concrete executor (tcp_socket), as the request path wants it.
+    auto [ec, socket] = co_await l->acceptor.async_accept(ioc_, use_tuple);
     if (!l->acceptor.is_open()) co_return;  // closed by a drain or a reload
     if (ec) {
       co_await pause_after_accept_error(ec, "proxy", shared_.registry, backoff, l->pause);

@@ -24,7 +24,7 @@ namespace {
 
 // A client connection as the proxy sees it (`server`), and the client's end (`client`).
 struct client_pair {
-  explicit client_pair(net::io_context& ioc) : server(proxy_stream(tcp::socket(ioc))), client(ioc) {
+  explicit client_pair(net::io_context& ioc) : server(proxy_stream(tcp_socket(ioc))), client(ioc) {
     tcp::acceptor acceptor(ioc, {net::ip::make_address("127.0.0.1"), 0});
     client.connect(acceptor.local_endpoint());
     acceptor.accept(server.socket.lowest_layer());
@@ -39,7 +39,7 @@ struct waiting_worker {
       : pair(ioc), work(ioc.get_executor()) {
     net::co_spawn(
         ioc,
-        [&, timeout]() -> net::awaitable<void> {
+        [&, timeout]() -> awaitable<void> {
           {
             auto got = co_await acquire_slot(b, timeout, pair.server);
             outcome = got.outcome;
