@@ -13,6 +13,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include "http/frame_pool.hpp"  // before any awaitable<T> coroutine: its frames' allocator
 #include "http/header_arena.hpp"
 #include "tally/common/use_tuple.hpp"
 
