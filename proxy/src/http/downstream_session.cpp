@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 
 #include "http/error_response.hpp"
+#include "http/field_scan.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/request_checks.hpp"
 #include "http/request_target.hpp"
@@ -209,7 +210,7 @@ awaitable<bool> downstream_session::next_request(bool first) {
 awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
     request_parser& p, const routing_snapshot& snap) {
   auto& req = p.get();
-  if (auto expect = req.find(http::field::expect); expect != req.end()) {
+  if (auto expect = field_scan::find(req, http::field::expect); expect != req.end()) {
     // tally answers 100 Continue itself (as nginx does) and reads the body before choosing a
     // backend, so the client is never left waiting on a backend's interim response.
     if (beast::iequals(expect->value(), "100-continue")) {
@@ -236,7 +237,7 @@ awaitable<std::optional<std::size_t>> downstream_session::prefetch_body(
 const char* downstream_session::resolve_target(const request_parser::value_type& req,
                                                routed_target& out) {
   const auto target = req.target();
-  out.host = req[http::field::host];
+  out.host = field_scan::value(req, http::field::host);
   std::string_view raw_path;
   if (!request_path(target, out.host, raw_path))
     return "the request target is not a path or an absolute URI";
@@ -259,8 +260,8 @@ awaitable<bool> downstream_session::serve(request_parser& p, const routing_snaps
   const auto started = clock::now();
   auto& req = p.get();
   const bool keep_alive =
-      req.keep_alive() && !worker_.shared().draining.load(std::memory_order_relaxed);
-  auto id = req.find("X-Request-Id");
+      field_scan::keep_alive(req) && !worker_.shared().draining.load(std::memory_order_relaxed);
+  auto id = field_scan::find_unknown(req, "X-Request-Id");
   assign_request_id(id == req.end() ? std::string_view{} : std::string_view(id->value()));
 
   routed_target where;
@@ -326,7 +327,7 @@ void downstream_session::record(const routing_snapshot& snap, const route_entry*
   if (p) {
     const auto& req = p->get();
     r.method = req.method_string();
-    r.host = req[http::field::host];
+    r.host = field_scan::value(req, http::field::host);
     r.target = req.target();
   }
   r.status = result.status;

@@ -1,5 +1,6 @@
 #include "http/request_checks.hpp"
 
+#include "http/field_scan.hpp"
 #include "http/header_arena.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -39,16 +40,16 @@ template <class Fields>
 const char* find_request_problem(const http::header<true, Fields>& req,
                                  std::string_view raw_header) noexcept {
   if (has_obs_fold(raw_header)) return "obsolete line folding in a header field";
-  auto te = req.find(http::field::transfer_encoding);
+  auto te = field_scan::find(req, http::field::transfer_encoding);
   if (te != req.end()) {
     if (req.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
     if (!transfer_encoding_ok(te->value())) return "Transfer-Encoding must end with chunked";
   }
-  auto hosts = req.count(http::field::host);
+  auto hosts = field_scan::count(req, http::field::host);
   if (hosts > 1) return "more than one Host header";
   if (hosts == 0 && req.version() >= 11) return "HTTP/1.1 request without a Host header";
   if (hosts == 1) {
-    auto host = req[http::field::host];
+    auto host = field_scan::value(req, http::field::host);
     for (char c : host)
       if (c == ' ' || c == '\t' || c == '/' || c == '@' || c == '\\') return "invalid Host header";
   }

@@ -12,6 +12,7 @@
 
 #include "http/backend_slot.hpp"
 #include "http/error_response.hpp"
+#include "http/field_scan.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/request_hash.hpp"
 #include "listener/proxy_shared.hpp"
@@ -292,9 +293,10 @@ awaitable<try_report> upstream_exchange::try_backend(bool retryable) {
       head, req,
       forward_context{req_.client.ip, req_.request_id, req_.client_version, req_.upgrade,
                       req_.target, req_.host, req_.client.io.socket.secure()});
-  const auto framing = replayable && req_.prefetched == 0 && !req.chunked() ? body_framing::none
-                       : req.chunked()                                      ? body_framing::chunked
-                                                                            : body_framing::raw;
+  const bool chunked = field_scan::chunked(req);
+  const auto framing = replayable && req_.prefetched == 0 && !chunked ? body_framing::none
+                       : chunked                                      ? body_framing::chunked
+                                                                      : body_framing::raw;
   early_answer_ = false;
   const bool safe = idempotent(req.method());
   const auto max_idle =
@@ -369,8 +371,8 @@ awaitable<try_failure> upstream_exchange::read_response_head(std::chrono::millis
     // Transfer-Encoding fields leave the framing to whichever field a reader believes.
     // One field listing chunked twice ("chunked, chunked") fools message::chunked() the same way.
     const bool invalid = code < 100 || code > 599 ||
-                         res.count(http::field::transfer_encoding) > 1 ||
-                         response_->chunked() != res.chunked();
+                         field_scan::count(res, http::field::transfer_encoding) > 1 ||
+                         response_->chunked() != field_scan::chunked(res);
     // A 101 switches protocols only for an upgrade the client asked for (and tally forwarded).
     const bool unasked_switch = code == 101 && !req_.upgrade;
     if (invalid || unasked_switch ||
@@ -405,13 +407,15 @@ awaitable<exchange_result> upstream_exchange::relay_response() {
   if (req_.upgrade && status_ == 101) co_return co_await tunnel();
   // A request whose body was not read to its end leaves the client connection unusable.
   bool keep_alive = req_.client_keep_alive && req_.parser.is_done();
-  bool upstream_reusable = res.keep_alive() && !early_answer_;
+  bool upstream_reusable = field_scan::keep_alive(res) && !early_answer_;
+  const bool chunked = field_scan::chunked(res);
   response_context out{req_.client_version >= 11 ? 11u : 10u, keep_alive, false,
                        response_body_framing::as_received};
   auto framing = response_->is_done() ? body_framing::none
-                 : res.chunked()      ? body_framing::chunked
+                 : chunked            ? body_framing::chunked
                                       : body_framing::raw;
-  if (!response_->is_done() && !res.has_content_length() && !res.chunked()) {
+  if (!response_->is_done() && !chunked &&
+      field_scan::find(res, http::field::content_length) == res.end()) {
     // The backend delimits the body by closing: chunk it for HTTP/1.1 clients, close for 1.0.
     upstream_reusable = false;
     if (req_.client_version >= 11) {
@@ -420,7 +424,7 @@ awaitable<exchange_result> upstream_exchange::relay_response() {
     } else {
       out.keep_alive = keep_alive = false;
     }
-  } else if (res.chunked() && req_.client_version < 11) {
+  } else if (chunked && req_.client_version < 11) {
     out.framing = response_body_framing::remove_chunked;
     framing = body_framing::raw;
     out.keep_alive = keep_alive = false;
