@@ -148,34 +148,68 @@ io_awaitable<Io, std::pair<error_code, std::size_t>> read_body_piece(Io& io, Par
 // How a body is framed on the way out.
 enum class body_framing { none, raw, chunked };
 
-// Writes `head` (may be empty: already sent) and a body piece, framed. `last` ends the body
-// (for chunked, the terminating zero-length chunk).
+// One write: `head` (may be empty: already sent) and a body piece, framed. `last` ends the
+// body (for chunked, the terminating zero-length chunk). Refers to itself: built in place.
+struct framed_piece {
+  framed_piece(std::string_view head, body_framing framing, const char* data, std::size_t size,
+               bool last) {
+    if (!head.empty()) bufs[count++] = net::buffer(head);
+    if (framing == body_framing::chunked) {
+      if (size > 0) {
+        auto end = std::to_chars(chunk_size, chunk_size + 16, size, 16).ptr;
+        *end++ = '\r';
+        *end++ = '\n';
+        bufs[count++] = net::buffer(chunk_size, static_cast<std::size_t>(end - chunk_size));
+        bufs[count++] = net::buffer(data, size);
+        bufs[count++] = net::buffer("\r\n", 2);
+      }
+      if (last) bufs[count++] = net::buffer("0\r\n\r\n", 5);
+    } else if (size > 0) {
+      bufs[count++] = net::buffer(data, size);
+    }
+  }
+  framed_piece(const framed_piece&) = delete;
+  framed_piece& operator=(const framed_piece&) = delete;
+
+  // Sends what the socket takes at once, without waiting (plain TCP: one sendmsg, as the
+  // asynchronous write would make first; TLS and test streams: nothing). Returns what is left.
+  template <class Io>
+  std::span<const net::const_buffer> write_now(Io& io) {
+    std::span<net::const_buffer> rest(bufs.data(), count);
+    if constexpr (requires { io.socket.try_write_some(rest); }) {
+      std::size_t sent = rest.empty() ? 0 : io.socket.try_write_some(rest);
+      while (!rest.empty() && sent >= rest.front().size()) {
+        sent -= rest.front().size();
+        rest = rest.subspan(1);
+      }
+      if (!rest.empty()) rest.front() += sent;
+    }
+    return rest;
+  }
+
+  std::array<net::const_buffer, 5> bufs;
+  std::size_t count = 0;
+  char chunk_size[20];
+};
+
+// Writes `rest` within `timeout`, waiting for the socket as long as it needs.
+template <class Io>
+io_awaitable<Io, error_code> write_rest(Io& io, std::span<const net::const_buffer> rest,
+                                        milliseconds timeout) {
+  io.deadline.expires_after(timeout);
+  auto [ec, n] = co_await net::async_write(io.socket, rest, io_tuple<Io>);
+  co_return io.classify(ec);
+}
+
+// Writes `head` and a body piece, framed (framed_piece).
 template <class Io>
 io_awaitable<Io, error_code> write_piece(Io& io, std::string_view head, body_framing framing,
                                          const char* data, std::size_t size, bool last,
                                          milliseconds timeout) {
-  std::array<net::const_buffer, 5> bufs;
-  std::size_t count = 0;
-  if (!head.empty()) bufs[count++] = net::buffer(head);
-  char chunk_size[20];
-  if (framing == body_framing::chunked) {
-    if (size > 0) {
-      auto end = std::to_chars(chunk_size, chunk_size + 16, size, 16).ptr;
-      *end++ = '\r';
-      *end++ = '\n';
-      bufs[count++] = net::buffer(chunk_size, static_cast<std::size_t>(end - chunk_size));
-      bufs[count++] = net::buffer(data, size);
-      bufs[count++] = net::buffer("\r\n", 2);
-    }
-    if (last) bufs[count++] = net::buffer("0\r\n\r\n", 5);
-  } else if (size > 0) {
-    bufs[count++] = net::buffer(data, size);
-  }
-  if (count == 0) co_return error_code{};
-  io.deadline.expires_after(timeout);
-  auto [ec, n] = co_await net::async_write(
-      io.socket, std::span<const net::const_buffer>(bufs.data(), count), io_tuple<Io>);
-  co_return io.classify(ec);
+  framed_piece piece(head, framing, data, size, last);
+  auto rest = piece.write_now(io);
+  if (rest.empty()) co_return error_code{};
+  co_return co_await write_rest(io, rest, timeout);
 }
 
 // Streams the rest of a message: writes `head` plus `pending` bytes already in the relay
@@ -199,9 +233,12 @@ io_awaitable<SrcIo, relay_result> relay_body(SrcIo& src, Parser& p, DstIo& dst, 
   relay_result out;
   for (;;) {
     const bool last = p.is_done();
-    auto wec =
-        co_await write_piece(dst, plan.head, plan.framing, plan.pending ? rb.data() : nullptr,
-                             plan.pending, last, plan.timeout);
+    // A piece the socket takes at once costs no coroutine and no asynchronous operation.
+    framed_piece piece(plan.head, plan.framing, plan.pending ? rb.data() : nullptr, plan.pending,
+                       last);
+    error_code wec;
+    if (auto rest = piece.write_now(dst); !rest.empty())
+      wec = co_await write_rest(dst, rest, plan.timeout);
     if (wec) {
       out.outcome = relay_outcome::write_failed;
       out.ec = wec;

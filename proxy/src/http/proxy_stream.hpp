@@ -7,8 +7,13 @@
 // stream refers to the socket), which connection_io never does.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
 #include <cassert>
 #include <memory>
+#include <span>
 #include <utility>
 
 #include <boost/asio/io_context.hpp>
@@ -56,6 +61,23 @@ class proxy_stream {
     if (tls_) return tls_->async_write_some(buffers, std::forward<Token>(token));
     return socket_.async_write_some(buffers, std::forward<Token>(token));
   }
+  // Sends what a plain socket takes now, without waiting; 0 on TLS, when the socket is full,
+  // or on an error (the asynchronous write that follows meets it again and reports it).
+  std::size_t try_write_some(std::span<const boost::asio::const_buffer> buffers) noexcept {
+    if (tls_ || buffers.empty()) return 0;
+    std::array<iovec, 8> iov;
+    std::size_t n = 0;
+    for (const auto& b : buffers) {
+      if (n == iov.size()) break;
+      iov[n++] = iovec{const_cast<void*>(b.data()), b.size()};
+    }
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = n;
+    const auto sent = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return sent > 0 ? static_cast<std::size_t>(sent) : 0;
+  }
+
   template <class Token>
   auto async_connect(const tcp::endpoint& ep, Token&& token) {
     return socket_.async_connect(ep, std::forward<Token>(token));

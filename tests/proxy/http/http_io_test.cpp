@@ -2,8 +2,11 @@
 // reads, header limits, timeouts and chunked relay, with no socket and no other thread.
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/beast/_experimental/test/stream.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -16,8 +19,8 @@ using std::chrono::milliseconds;
 namespace {
 
 // Runs one coroutine to its end on `ioc` and returns its value.
-template <class T>
-T run(net::io_context& ioc, net::awaitable<T> op) {
+template <class T, class Executor>
+T run(net::io_context& ioc, net::awaitable<T, Executor> op) {
   std::optional<T> out;
   net::co_spawn(ioc, std::move(op), [&](std::exception_ptr e, T value) {
     if (e) std::rethrow_exception(e);
@@ -166,4 +169,34 @@ TEST_CASE("http_io: bad chunk framing is an error from read_body_piece") {
   auto [ec, got] = run(c.ioc, read_body_piece(c.io, c.request.parser, rb, milliseconds(5000)));
   CHECK(ec);
   CHECK(got == 0);
+}
+
+TEST_CASE(
+    "http_io: a piece the socket cannot take at once is sent in part, the rest when it drains") {
+  // A real socket with small buffers: write_now sends what fits, write_rest the rest, in order.
+  net::io_context ioc;
+  tcp::acceptor acceptor(ioc, {net::ip::make_address("127.0.0.1"), 0});
+  tcp::socket client(ioc, tcp::v4());
+  client.set_option(net::socket_base::receive_buffer_size(4096));
+  client.connect(acceptor.local_endpoint());
+  connection_io server{proxy_stream(tcp_socket(ioc))};
+  acceptor.accept(server.socket.lowest_layer());
+  server.socket.lowest_layer().set_option(net::socket_base::send_buffer_size(4096));
+  std::string body(std::size_t{1} << 20, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i)
+    body[i] = static_cast<char>('a' + i % 23);
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string expected = head + "100000\r\n" + body + "\r\n0\r\n\r\n";
+  std::string received(expected.size(), '\0');
+  std::thread reader([&] {
+    std::this_thread::sleep_for(milliseconds(50));  // let the socket fill first
+    net::read(client, net::buffer(received));
+  });
+  framed_piece piece(head, body_framing::chunked, body.data(), body.size(), true);
+  auto rest = piece.write_now(server);
+  CHECK_FALSE(rest.empty());  // 1 MiB does not fit a 4 KiB send buffer
+  auto ec = run(ioc, write_rest(server, rest, milliseconds(5000)));
+  reader.join();
+  CHECK_FALSE(ec);
+  CHECK(received == expected);
 }
