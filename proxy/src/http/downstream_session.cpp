@@ -177,10 +177,13 @@ awaitable<bool> downstream_session::next_request(bool first) {
   // (or from accept, for the first request) the whole block must arrive within
   // timeouts.request_header: a deadline slow senders cannot extend byte by byte.
   idle_ = !first && io_.buffer.size() == 0 && io_.socket.secure();
+  // A later plain request with nothing buffered comes right after run()'s wait for readability.
+  const bool readable = !first && io_.buffer.size() == 0 && !io_.socket.secure();
   const auto head =
       co_await read_header(io_, parser,
                            header_wait{limits.max_header_bytes, first ? t.request_header : t.idle,
-                                       t.request_header, &worker_.shared().draining});
+                                       t.request_header, &worker_.shared().draining,
+                                       std::chrono::steady_clock::time_point::max(), readable});
   idle_ = false;
   if (head.status != header_read::ok) {
     if (auto answer = header_refusal(head.status)) {

@@ -65,6 +65,8 @@ struct header_wait {
   const std::atomic<bool>* stop_if_idle = nullptr;  // set: give up before the first byte
   // An overall bound on top of the two above (several heads share one deadline).
   std::chrono::steady_clock::time_point not_after = std::chrono::steady_clock::time_point::max();
+  // The socket was just seen readable: the first read is tried at once, without the reactor.
+  bool readable = false;
 };
 struct header_result {
   header_read status = header_read::closed;
@@ -82,6 +84,7 @@ io_awaitable<Io, header_result> read_header(Io& io, Parser& p, const header_wait
   // Beast takes the start line as soon as it is complete, before the rest of the header has
   // arrived: what it used is not fed again (the bytes stay in io.buffer for the checks).
   std::size_t parsed = 0;
+  bool read_now = wait.readable;
   for (;;) {
     if (io.buffer.size() > parsed) {
       if (!started) {
@@ -98,6 +101,14 @@ io_awaitable<Io, header_result> read_header(Io& io, Parser& p, const header_wait
     }
     if (!started && wait.stop_if_idle && wait.stop_if_idle->load(std::memory_order_relaxed))
       co_return header_result{header_read::closed};
+    if constexpr (requires { io.socket.try_read_some(io.buffer.prepare(1)); }) {
+      if (std::exchange(read_now, false)) {
+        if (auto got = io.socket.try_read_some(io.buffer.prepare(block_pool::small)); got > 0) {
+          io.buffer.commit(got);
+          continue;
+        }
+      }
+    }
     auto [ec, n] =
         co_await io.socket.async_read_some(io.buffer.prepare(block_pool::small), io_tuple<Io>);
     if (ec) {

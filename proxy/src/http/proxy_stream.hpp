@@ -78,6 +78,14 @@ class proxy_stream {
     return sent > 0 ? static_cast<std::size_t>(sent) : 0;
   }
 
+  // Receives what a plain socket holds now, without waiting; 0 on TLS, when nothing is there,
+  // at the end of the stream or on an error (the asynchronous read that follows reports it).
+  std::size_t try_read_some(boost::asio::mutable_buffer buffer) noexcept {
+    if (tls_) return 0;
+    const auto got = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    return got > 0 ? static_cast<std::size_t>(got) : 0;
+  }
+
   template <class Token>
   auto async_connect(const tcp::endpoint& ep, Token&& token) {
     return socket_.async_connect(ep, std::forward<Token>(token));
