@@ -77,14 +77,17 @@ class queued_guard {
 
 }  // namespace
 
+std::optional<slot_result> acquire_unlimited_slot(balancer::backend& b) noexcept {
+  if (b.slots().max_active() != 0) return std::nullopt;
+  b.begin_request();
+  return slot_result{slot_outcome::granted, backend_slot(b)};
+}
+
 awaitable<slot_result> acquire_slot(balancer::backend& b, std::chrono::milliseconds timeout,
                                     connection_io& client) {
   auto& slots = b.slots();
-  // Without a limit, skip the waiter's allocation: this is every request's path.
-  if (slots.max_active() == 0) {
-    b.begin_request();
-    co_return slot_result{slot_outcome::granted, backend_slot(b)};
-  }
+  // Without a limit, skip the waiter's allocation.
+  if (auto now = acquire_unlimited_slot(b)) co_return std::move(*now);
   auto waiter = std::make_shared<timer_waiter>(co_await net::this_coro::executor);
   switch (slots.acquire(*waiter)) {
     case balancer::slot_queue::admission::granted:

@@ -52,6 +52,10 @@ struct slot_result {
 
 // A slot of `b` at once when it has one (always, without a limit); otherwise waits in its queue
 // for at most `timeout`, watching `client` for a close. Runs on the caller's executor.
+// The same without a coroutine for a backend without a limit (every request's path): the slot,
+// or nullopt when `b` has a limit and acquire_slot must be awaited.
+std::optional<slot_result> acquire_unlimited_slot(balancer::backend& b) noexcept;
+
 awaitable<slot_result> acquire_slot(balancer::backend& b, std::chrono::milliseconds timeout,
                                     connection_io& client);
 

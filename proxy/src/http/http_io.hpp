@@ -13,6 +13,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -122,36 +123,47 @@ io_awaitable<Io, header_result> read_header(Io& io, Parser& p, const header_wait
   }
 }
 
-// Parses body bytes into `rb` — first those already buffered, reading from the socket only when
-// none are. Returns the number of body bytes placed in `rb` (0 only when the message is done).
-// need_buffer is not an error; the end of a close-delimited body is.
+// A body piece: an error, or the number of body bytes placed in the relay buffer (0 only when
+// the message is done).
+using body_piece = std::pair<error_code, std::size_t>;
+
+// Parses body bytes already buffered into `rb`, without reading: nullopt when that gives nothing
+// (the message is not done and no body byte was buffered). need_buffer is not an error.
 template <class Io, class Parser>
-io_awaitable<Io, std::pair<error_code, std::size_t>> read_body_piece(Io& io, Parser& p,
-                                                                     relay_buffer& rb,
-                                                                     milliseconds timeout) {
+std::optional<body_piece> take_buffered_body(Io& io, Parser& p, relay_buffer& rb) {
   auto& body = p.get().body();
   body.data = rb.data();
   body.size = relay_buffer::capacity;
   p.eager(true);
+  if (io.buffer.size() > 0) {
+    error_code ec;
+    auto used = p.put(io.buffer.data(), ec);
+    io.buffer.consume(used);
+    if (ec && ec != http::error::need_more && ec != http::error::need_buffer)
+      return body_piece{ec, 0};
+  }
+  std::size_t got = relay_buffer::capacity - body.size;
+  if (got > 0 || p.is_done()) return body_piece{error_code{}, got};
+  return std::nullopt;
+}
+
+// Parses body bytes into `rb` — first those already buffered (take_buffered_body), reading from
+// the socket only when none are. The end of a close-delimited body is not an error.
+template <class Io, class Parser>
+io_awaitable<Io, body_piece> read_body_piece(Io& io, Parser& p, relay_buffer& rb,
+                                             milliseconds timeout) {
   for (;;) {
-    if (io.buffer.size() > 0) {
-      error_code ec;
-      auto used = p.put(io.buffer.data(), ec);
-      io.buffer.consume(used);
-      if (ec && ec != http::error::need_more && ec != http::error::need_buffer)
-        co_return std::pair{ec, std::size_t{0}};
-    }
-    std::size_t got = relay_buffer::capacity - body.size;
-    if (got > 0 || p.is_done()) co_return std::pair{error_code{}, got};
+    if (auto piece = take_buffered_body(io, p, rb)) co_return *piece;
+    auto& body = p.get().body();
     io.deadline.expires_after(timeout);
     auto [ec, n] =
         co_await io.socket.async_read_some(io.buffer.prepare(block_pool::large), io_tuple<Io>);
     if (ec == net::error::eof && p.need_eof()) {
       error_code eof_ec;
       p.put_eof(eof_ec);  // a close-delimited body ends here
-      co_return std::pair{eof_ec, relay_buffer::capacity - body.size};
+      co_return body_piece{eof_ec, relay_buffer::capacity - body.size};
     }
-    if (ec) co_return std::pair{io.classify(ec), std::size_t{0}};
+    if (ec) co_return body_piece{io.classify(ec), 0};
     io.buffer.commit(n);
   }
 }
@@ -245,10 +257,10 @@ io_awaitable<SrcIo, relay_result> relay_body(SrcIo& src, Parser& p, DstIo& dst, 
   for (;;) {
     const bool last = p.is_done();
     // A piece the socket takes at once costs no coroutine and no asynchronous operation.
-    framed_piece piece(plan.head, plan.framing, plan.pending ? rb.data() : nullptr, plan.pending,
-                       last);
+    framed_piece framed(plan.head, plan.framing, plan.pending ? rb.data() : nullptr, plan.pending,
+                        last);
     error_code wec;
-    if (auto rest = piece.write_now(dst); !rest.empty())
+    if (auto rest = framed.write_now(dst); !rest.empty())
       wec = co_await write_rest(dst, rest, plan.timeout);
     if (wec) {
       out.outcome = relay_outcome::write_failed;
@@ -258,7 +270,9 @@ io_awaitable<SrcIo, relay_result> relay_body(SrcIo& src, Parser& p, DstIo& dst, 
     out.body_bytes += plan.pending;
     if (last) co_return out;
     plan.head = {};
-    auto [rec, got] = co_await read_body_piece(src, p, rb, plan.timeout);
+    auto piece = take_buffered_body(src, p, rb);  // no coroutine when the bytes are here
+    if (!piece) piece = co_await read_body_piece(src, p, rb, plan.timeout);
+    auto [rec, got] = *piece;
     if (rec) {
       out.outcome = relay_outcome::read_failed;
       out.ec = rec;

@@ -156,7 +156,8 @@ awaitable<exchange_result> upstream_exchange::run() {
     if (index < 0) break;
     select_backend(pick, static_cast<std::size_t>(index));
     // Held for the whole try, the response relayed included: the backend's in-flight count.
-    auto admitted = co_await acquire_slot(*backend_, pool_->config().queue.timeout, req_.client.io);
+    auto admitted = acquire_unlimited_slot(*backend_).value_or(slot_result{});
+    if (!admitted.slot) admitted = co_await wait_for_slot();
     if (!admitted.slot) {
       // A full backend is not a failing one: no outlier report, and no retry (the policy only
       // chose a full backend because every eligible one is full).
@@ -174,8 +175,9 @@ awaitable<exchange_result> upstream_exchange::run() {
     // Nothing reached the client yet: a backend that dies between the head and the body
     // failed this try like one that reset before answering.
     if (last.failure == try_failure::none && !(req_.upgrade && last.status == 101)) {
-      if (auto f = co_await read_first_piece(); f != try_failure::none)
-        last = try_report{f, 0, !req_.parser.is_done()};
+      auto f = take_first_piece();
+      if (!f) f = co_await read_first_piece();
+      if (*f != try_failure::none) last = try_report{*f, 0, !req_.parser.is_done()};
     }
     observe_try(last, answered - try_started);
     // Not the backend's fault: no outlier report, no retry (any backend fails the same way).
@@ -192,8 +194,7 @@ awaitable<exchange_result> upstream_exchange::run() {
     }
     conn_.reset();          // a 5xx's body is not read: its connection cannot be reused
     admitted.slot.reset();  // a waiter may use the backend while this request backs off
-    if (auto* metrics = req_.snap.metrics.get())
-      metrics->pool(req_.pool_index).retry(decision.reason);
+    count_retry(decision.reason);
     co_await pause_before(attempt + 1);
   }
   if (tries_ == 0)
@@ -224,6 +225,14 @@ void upstream_exchange::observe_try(const try_report& t, clock::duration took) c
   bm.upstream(outcome_of(t));
   if (t.failure == try_failure::none)
     bm.observe_upstream(std::chrono::duration<double>(took).count());
+}
+
+void upstream_exchange::count_retry(config::retry_condition why) const {
+  if (auto* metrics = req_.snap.metrics.get()) metrics->pool(req_.pool_index).retry(why);
+}
+
+awaitable<slot_result> upstream_exchange::wait_for_slot() {
+  co_return co_await acquire_slot(*backend_, pool_->config().queue.timeout, req_.client.io);
 }
 
 awaitable<void> upstream_exchange::pause_before(unsigned retry) {
@@ -386,18 +395,27 @@ awaitable<try_failure> upstream_exchange::read_response_head(std::chrono::millis
   }
 }
 
-awaitable<try_failure> upstream_exchange::read_first_piece() {
+std::optional<try_failure> upstream_exchange::take_first_piece() {
   pending_ = 0;
-  if (response_->is_done()) co_return try_failure::none;
-  auto [ec, got] = co_await read_body_piece(conn_->io, *response_, req_.client.relay,
-                                            req_.snap.cfg->timeouts.idle);
-  if (ec) {
+  if (response_->is_done()) return try_failure::none;
+  auto piece = take_buffered_body(conn_->io, *response_, req_.client.relay);
+  if (!piece) return std::nullopt;
+  return first_piece_taken(*piece);
+}
+
+awaitable<try_failure> upstream_exchange::read_first_piece() {
+  co_return first_piece_taken(co_await read_body_piece(conn_->io, *response_, req_.client.relay,
+                                                       req_.snap.cfg->timeouts.idle));
+}
+
+try_failure upstream_exchange::first_piece_taken(const body_piece& piece) {
+  if (const auto ec = piece.first) {
     conn_.reset();
-    co_return ec == beast::error::timeout ? try_failure::response_timeout
-                                          : try_failure::response_error;
+    return ec == beast::error::timeout ? try_failure::response_timeout
+                                       : try_failure::response_error;
   }
-  pending_ = got;
-  co_return try_failure::none;
+  pending_ = piece.second;
+  return try_failure::none;
 }
 
 awaitable<exchange_result> upstream_exchange::relay_response() {

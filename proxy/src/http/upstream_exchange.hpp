@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/backend_slot.hpp"
 #include "http/error_response.hpp"
 #include "http/http_io.hpp"
 #include "http/net_types.hpp"
@@ -82,8 +83,11 @@ class upstream_exchange {
   void warn_tls_failure(const std::string& why) const;
   awaitable<try_failure> read_response_head(std::chrono::milliseconds wait, bool& stale);
   // Reads the first piece of the response body (into pending_), before anything is sent to
-  // the client: a failure here is still a failed try, which may be retried.
+  // the client: a failure here is still a failed try, which may be retried. take_first_piece
+  // does it without a coroutine when the piece is buffered (nullopt: read_first_piece reads).
+  std::optional<try_failure> take_first_piece();
   awaitable<try_failure> read_first_piece();
+  try_failure first_piece_taken(const body_piece& piece);
   awaitable<exchange_result> relay_response();
   awaitable<exchange_result> tunnel();
   awaitable<void> pause_before(unsigned retry);
@@ -93,6 +97,9 @@ class upstream_exchange {
   void select_backend(balancer::pick_context& pick, std::size_t index);
   // The backend's upstream outcome and response-time metrics for one try.
   void observe_try(const try_report& t, std::chrono::steady_clock::duration took) const;
+  void count_retry(config::retry_condition why) const;
+  // The backend's slot when it has a limit (acquire_unlimited_slot serves the others).
+  awaitable<slot_result> wait_for_slot();
   exchange_result fail(try_failure what);
   exchange_result refuse(const refusal& answer);  // tally answers `answer` before any try
   exchange_result gone();                         // the client left while the request waited
