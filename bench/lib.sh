@@ -139,6 +139,20 @@ cpu_ticks() {
   echo "$total"
 }
 
+# User and system ticks apart ("USER SYS"), summed over the given pids: the kernel's share of a
+# proxy's CPU (its socket calls, and the loopback peer's TCP work they run) is most of it.
+cpu_ticks_split() {
+  local pid stat rest f user=0 sys=0
+  for pid in "$@"; do
+    stat=$(<"/proc/$pid/stat") || return 1
+    rest=${stat##*) }
+    read -ra f <<<"$rest"
+    user=$((user + f[11]))
+    sys=$((sys + f[12]))
+  done
+  echo "$user $sys"
+}
+
 # Peak RSS in KiB (VmHWM) of a pid.
 peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 # Reset the peak RSS to the current RSS (Linux >= 4.0), so each size reports its own peak.

@@ -321,12 +321,12 @@ run_wrk() {
 }
 
 # Results, one entry per (proxy, size), keyed "proxy/size".
-declare -A R_RPS R_P50 R_P99 R_CPU R_RSS R_ERR
+declare -A R_RPS R_P50 R_P99 R_CPU R_USER R_SYS R_RSS R_ERR
 FAILED=()
 
 # measure NAME PORT SIZE
 measure() {
-  local name=$1 port=$2 size=$3 url out t0 t1 line kv k v rss fields
+  local name=$1 port=$2 size=$3 url out t0 t1 u0 s0 u1 s1 line kv k v rss fields
   local -A m=()
   url="http://127.0.0.1:$port/$size"
   out=$WORK/wrk-$name-$size.txt
@@ -334,9 +334,11 @@ measure() {
     run_wrk "$url" "$WARMUP" "$WORK/wrk-$name-$size-warmup.txt" || { log "$name/$size: warm-up wrk failed"; return 1; }
   fi
   reset_peak_rss "$RSS_PID"
-  t0=$(cpu_ticks "${MEASURE_PIDS[@]}") || { log "$name died"; return 1; }
+  read -r u0 s0 < <(cpu_ticks_split "${MEASURE_PIDS[@]}") || { log "$name died"; return 1; }
   run_wrk "$url" "$DURATION" "$out" || { log "$name/$size: wrk failed"; show_log "$out"; return 1; }
-  t1=$(cpu_ticks "${MEASURE_PIDS[@]}") || { log "$name died during the run"; return 1; }
+  read -r u1 s1 < <(cpu_ticks_split "${MEASURE_PIDS[@]}") || { log "$name died during the run"; return 1; }
+  t0=$((u0 + s0))
+  t1=$((u1 + s1))
   rss=$(peak_rss_kib "$RSS_PID")
   line=$(grep -m1 '^TALLYBENCH ' "$out") || { log "$name/$size: no summary in wrk output"; show_log "$out"; return 1; }
   read -ra fields <<<"${line#TALLYBENCH }"
@@ -355,6 +357,8 @@ measure() {
   R_P50[$key]=$(awk -v u="${m[p50_us]}" 'BEGIN {printf "%.3f ms", u / 1000}')
   R_P99[$key]=$(awk -v u="${m[p99_us]}" 'BEGIN {printf "%.3f ms", u / 1000}')
   R_CPU[$key]=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v r="${m[requests]}" 'BEGIN {printf "%.2f", t / hz / r * 1e6}')
+  R_USER[$key]=$(awk -v t=$((u1 - u0)) -v hz="$CLK_TCK" -v r="${m[requests]}" 'BEGIN {printf "%.2f", t / hz / r * 1e6}')
+  R_SYS[$key]=$(awk -v t=$((s1 - s0)) -v hz="$CLK_TCK" -v r="${m[requests]}" 'BEGIN {printf "%.2f", t / hz / r * 1e6}')
   R_RSS[$key]=$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')
   local errs=$((m[connect] + m[read] + m[write] + m[timeout] + m[status]))
   if [ "$errs" -eq 0 ]; then
@@ -451,15 +455,15 @@ report() {
   echo "- versions: $(for p in "${PROXY_LIST[@]}"; do v=$(version_of "$p"); printf '%s %s; ' "$p" "${v:-?}"; done)wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}')"
   echo "- load average before/after: $LOAD_BEFORE / $LOAD_AFTER (high values mean noisy numbers)"
   echo
-  echo "| proxy | size | req/s | p50 | p99 | CPU µs/req | peak RSS MiB | errors |"
-  echo "|---|---|---:|---:|---:|---:|---:|---|"
+  echo "| proxy | size | req/s | p50 | p99 | CPU µs/req | user / system | peak RSS MiB | errors |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
   for p in "${PROXY_LIST[@]}"; do
     for s in "${SIZES[@]}"; do
       key=$p/$s
       if [ -n "${R_CPU[$key]:-}" ]; then
-        echo "| $p | $s | ${R_RPS[$key]} | ${R_P50[$key]} | ${R_P99[$key]} | ${R_CPU[$key]} | ${R_RSS[$key]} | ${R_ERR[$key]} |"
+        echo "| $p | $s | ${R_RPS[$key]} | ${R_P50[$key]} | ${R_P99[$key]} | ${R_CPU[$key]} | ${R_USER[$key]} / ${R_SYS[$key]} | ${R_RSS[$key]} | ${R_ERR[$key]} |"
       else
-        echo "| $p | $s | – | – | – | – | – | **failed** |"
+        echo "| $p | $s | – | – | – | – | – | – | **failed** |"
       fi
     done
   done
