@@ -15,6 +15,7 @@
 
 #include "http/frame_pool.hpp"  // before any awaitable<T> coroutine: its frames' allocator
 #include "http/header_arena.hpp"
+#include "http/in_place_body.hpp"
 #include "tally/common/use_tuple.hpp"
 
 namespace tally::proxy {
@@ -41,7 +42,7 @@ inline constexpr auto use_worker_tuple = net::as_tuple(net::use_awaitable_t<work
 // Parsed fields live in the connection's header_arena instead of one heap block per field.
 using proxy_allocator = arena_allocator<char>;
 using proxy_fields = http::basic_fields<proxy_allocator>;
-using request_parser = http::parser<true, http::buffer_body, proxy_allocator>;
-using response_parser = http::parser<false, http::buffer_body, proxy_allocator>;
+using request_parser = http::parser<true, in_place_body, proxy_allocator>;
+using response_parser = http::parser<false, in_place_body, proxy_allocator>;
 
 }  // namespace tally::proxy

@@ -2,6 +2,7 @@
 // reads, header limits, timeouts and chunked relay, with no socket and no other thread.
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -156,6 +157,66 @@ TEST_CASE("http_io: a chunked body in odd pieces is relayed re-framed and whole"
   CHECK(check.is_done());
   CHECK(check.get().body().size() == body_text.size());
   CHECK((check.get().body() == body_text));
+}
+
+TEST_CASE("http_io: a length-delimited body is read into the relay buffer in place, and the "
+          "pipelined request after it stays unread") {
+  connected c;
+  c.io.socket.read_size(1000);  // the body arrives over several reads
+  std::string body(5000, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i)
+    body[i] = static_cast<char>('a' + i % 26);
+  const std::string next = "GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+  c.peer.write_some(net::buffer("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
+                                body + next));
+  auto head = c.read_head();
+  REQUIRE(head.status == header_read::ok);
+  c.io.buffer.consume(head.header_bytes);
+  relay_buffer rb;
+  std::string relayed;
+  while (!c.request.parser.is_done()) {
+    auto [ec, got] = run(c.ioc, read_body_piece(c.io, c.request.parser, rb, milliseconds(5000)));
+    REQUIRE_FALSE(ec);
+    REQUIRE(got > 0);
+    relayed.append(rb.data(), got);
+  }
+  CHECK(relayed.size() == body.size());
+  CHECK((relayed == body));
+  // Read in place: the read buffer never grew to the 64 KiB block a body read into it takes.
+  CHECK(c.io.buffer.capacity() < block_pool::large);
+  // The next request's bytes were not taken as body: the following head reads it whole.
+  request_under_test second;
+  auto next_head = run(c.ioc, read_header(c.io, second.parser,
+                                          {16 * 1024, milliseconds(5000), milliseconds(5000)}));
+  REQUIRE(next_head.status == header_read::ok);
+  CHECK(second.parser.get().target() == "/next");
+}
+
+TEST_CASE("http_io: in_place_body counts bytes already in place and copies the others") {
+  request_under_test r;
+  in_place_body::value_type room;
+  in_place_body::reader reader(r.parser.get().base(), room);
+  char space[8] = {};
+  error_code ec;
+  // No room: need_buffer, nothing taken.
+  CHECK(reader.put(net::buffer("abc", 3), ec) == 0);
+  CHECK(ec == http::error::need_buffer);
+  room.data = space;
+  room.size = sizeof space;
+  // Bytes elsewhere are copied in.
+  CHECK(reader.put(net::buffer("abc", 3), ec) == 3);
+  CHECK_FALSE(ec);
+  CHECK(std::string_view(space, 3) == "abc");
+  // Bytes already where they go are counted: the room advances, the bytes stay.
+  std::memcpy(space + 3, "de", 2);
+  CHECK(reader.put(net::buffer(space + 3, 2), ec) == 2);
+  CHECK_FALSE(ec);
+  CHECK(room.data == space + 5);
+  CHECK(room.size == 3);
+  // More than the room: what fits is taken, and need_buffer asks for more room.
+  CHECK(reader.put(net::buffer("fghij", 5), ec) == 3);
+  CHECK(ec == http::error::need_buffer);
+  CHECK(std::string_view(space, 8) == "abcdefgh");
 }
 
 TEST_CASE("http_io: bad chunk framing is an error from read_body_piece") {
