@@ -159,16 +159,17 @@ TEST_CASE("http_io: a chunked body in odd pieces is relayed re-framed and whole"
   CHECK((check.get().body() == body_text));
 }
 
-TEST_CASE("http_io: a length-delimited body is read into the relay buffer in place, and the "
-          "pipelined request after it stays unread") {
+TEST_CASE(
+    "http_io: a length-delimited body is read into the relay buffer in place, and the "
+    "pipelined request after it stays unread") {
   connected c;
   c.io.socket.read_size(1000);  // the body arrives over several reads
   std::string body(5000, '\0');
   for (std::size_t i = 0; i < body.size(); ++i)
     body[i] = static_cast<char>('a' + i % 26);
   const std::string next = "GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
-  c.peer.write_some(net::buffer("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
-                                body + next));
+  c.peer.write_some(
+      net::buffer("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + body + next));
   auto head = c.read_head();
   REQUIRE(head.status == header_read::ok);
   c.io.buffer.consume(head.header_bytes);
@@ -186,8 +187,8 @@ TEST_CASE("http_io: a length-delimited body is read into the relay buffer in pla
   CHECK(c.io.buffer.capacity() < block_pool::large);
   // The next request's bytes were not taken as body: the following head reads it whole.
   request_under_test second;
-  auto next_head = run(c.ioc, read_header(c.io, second.parser,
-                                          {16 * 1024, milliseconds(5000), milliseconds(5000)}));
+  auto next_head = run(
+      c.ioc, read_header(c.io, second.parser, {16 * 1024, milliseconds(5000), milliseconds(5000)}));
   REQUIRE(next_head.status == header_read::ok);
   CHECK(second.parser.get().target() == "/next");
 }
