@@ -14,6 +14,8 @@
 #   DURATION     seconds per measured wrk run (default 10)
 #   CONNECTIONS  wrk connections (default 50)
 #   WARMUP       seconds of warm-up before each measured run (default 2)
+#   ROUNDS       measure every proxy and size this many times, the proxies in turn, and report
+#                the median of each figure (default 1; 3 or 5 on a machine whose load varies)
 #   TALLY_BIN    tally executable (default build/proxy/tally, relative to the repo root)
 #   LOAD_CPU     CPU for wrk and the backends (default 0)
 #   PROXY_CPU    CPU for the proxy under test (default 1)
@@ -32,6 +34,7 @@ OUT_DIR=$BENCH_DIR/out
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-50}
 WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-1}
 PROXIES=${PROXIES:-"tally tally-log haproxy nginx"}
 LOAD_CPU=${LOAD_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
@@ -49,6 +52,7 @@ LUA=$BENCH_DIR/report.lua
 
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds (got '$DURATION')"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds (got '$WARMUP')"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer (got '$ROUNDS')"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
 [[ ${IDLE_CONNS:-0} =~ ^[0-9]+$ ]] || die "IDLE_CONNS must be a whole number (got '$IDLE_CONNS')"
 read -ra PROXY_LIST <<<"$PROXIES"
@@ -322,6 +326,8 @@ run_wrk() {
 
 # Results, one entry per (proxy, size), keyed "proxy/size".
 declare -A R_RPS R_P50 R_P99 R_CPU R_USER R_SYS R_RSS R_ERR
+# Every round's figures, space-separated per key, for the medians (ROUNDS > 1).
+declare -A L_RPS L_P50 L_P99 L_CPU L_USER L_SYS L_RSS
 FAILED=()
 
 # measure NAME PORT SIZE
@@ -367,6 +373,14 @@ measure() {
     R_ERR[$key]="**$errs** (connect ${m[connect]}, read ${m[read]}, write ${m[write]}, timeout ${m[timeout]}, non-2xx/3xx ${m[status]})"
     log "$name/$size: WARNING: $errs errors — see $out"
   fi
+  L_RPS[$key]+=" ${R_RPS[$key]}"
+  L_P50[$key]+=" ${R_P50[$key]% ms}"
+  L_P99[$key]+=" ${R_P99[$key]% ms}"
+  L_CPU[$key]+=" ${R_CPU[$key]}"
+  L_USER[$key]+=" ${R_USER[$key]}"
+  L_SYS[$key]+=" ${R_SYS[$key]}"
+  L_RSS[$key]+=" ${R_RSS[$key]}"
+  if [ "$errs" -ne 0 ]; then ERRS_SEEN[$key]+="${ERRS_SEEN[$key]:+; }${R_ERR[$key]}"; fi
   log "$name/$size: ${R_RPS[$key]} req/s, p50 ${R_P50[$key]}, p99 ${R_P99[$key]}, ${R_CPU[$key]} µs CPU/req ($((t1 - t0)) ticks / ${m[requests]} req), peak RSS ${R_RSS[$key]} MiB, errors $errs"
 }
 
@@ -396,8 +410,33 @@ measure_idle() {
   log "$name: $IDLE_CONNS idle connections: ${R_IDLE[$name]}, a request meanwhile took ${m[probe_ms]} ms"
 }
 
+declare -A ERRS_SEEN
+
+# median "V1 V2 ..." FORMAT — the median of the values (the mean of the middle two when even).
+median() {
+  tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g |
+    awk -v f="$2" '{v[NR] = $1} END {m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf f, m}'
+}
+
+# Replaces each figure with its median over the rounds (the errors of every round are kept).
+take_medians() {
+  local key
+  for key in "${!L_CPU[@]}"; do
+    R_RPS[$key]=$(median "${L_RPS[$key]}" "%.0f")
+    R_P50[$key]=$(median "${L_P50[$key]}" "%.3f ms")
+    R_P99[$key]=$(median "${L_P99[$key]}" "%.3f ms")
+    R_CPU[$key]=$(median "${L_CPU[$key]}" "%.2f")
+    R_USER[$key]=$(median "${L_USER[$key]}" "%.2f")
+    R_SYS[$key]=$(median "${L_SYS[$key]}" "%.2f")
+    R_RSS[$key]=$(median "${L_RSS[$key]}" "%.1f")
+    R_ERR[$key]=${ERRS_SEEN[$key]:-0}
+  done
+}
+
+# bench_proxy NAME ROUND — starts the proxy, measures every size (and, in round 1, the idle
+# connections), stops it.
 bench_proxy() {
-  local name=$1 port admin size ok=0
+  local name=$1 round=$2 port admin size ok=0
   free_ports 2 || { log "no free ports"; return 1; }
   port=${FREE_PORTS[0]}
   admin=${FREE_PORTS[1]}
@@ -414,7 +453,7 @@ bench_proxy() {
     for size in "${SIZES[@]}"; do
       measure "$name" "$port" "$size" || { ok=1; FAILED+=("$name/$size"); }
     done
-    if [ "$IDLE_CONNS" -gt 0 ]; then
+    if [ "$IDLE_CONNS" -gt 0 ] && [ "$round" -eq 1 ]; then
       measure_idle "$name" "$port" || { ok=1; FAILED+=("$name/idle"); }
     fi
   else
@@ -432,9 +471,13 @@ bench_proxy() {
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 start_backends
-for p in "${PROXY_LIST[@]}"; do
-  bench_proxy "$p" || log "$p: failed (details above; logs in $WORK)"
+for ((round = 1; round <= ROUNDS; round++)); do
+  [ "$ROUNDS" -eq 1 ] || log "round $round of $ROUNDS"
+  for p in "${PROXY_LIST[@]}"; do
+    bench_proxy "$p" "$round" || log "$p: failed (details above; logs in $WORK)"
+  done
 done
+[ "$ROUNDS" -eq 1 ] || take_medians
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 version_of() {
@@ -449,9 +492,10 @@ report() {
   local p s key v t h n
   echo "# tally benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo
-  echo "- command: \`PROXIES=\"$PROXIES\" SIZES=\"${SIZES[*]}\" DURATION=$DURATION CONNECTIONS=$CONNECTIONS IDLE_CONNS=$IDLE_CONNS bench/run.sh\`"
+  echo "- command: \`PROXIES=\"$PROXIES\" SIZES=\"${SIZES[*]}\" DURATION=$DURATION CONNECTIONS=$CONNECTIONS IDLE_CONNS=$IDLE_CONNS ROUNDS=$ROUNDS bench/run.sh\`"
   echo "- tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (dirty)'); machine: $(nproc) CPUs, $(uname -sr)"
   echo "- load: wrk -t1 -c$CONNECTIONS, ${DURATION}s per run after ${WARMUP}s warm-up; wrk + backend nginx on CPU $LOAD_CPU, proxy (1 worker) on CPU $PROXY_CPU"
+  [ "$ROUNDS" -eq 1 ] || echo "- $ROUNDS rounds, the proxies in turn; every figure below is the median of its rounds"
   echo "- versions: $(for p in "${PROXY_LIST[@]}"; do v=$(version_of "$p"); printf '%s %s; ' "$p" "${v:-?}"; done)wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}')"
   echo "- load average before/after: $LOAD_BEFORE / $LOAD_AFTER (high values mean noisy numbers)"
   echo
