@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -79,6 +80,32 @@ TEST_CASE("a POST is never sent twice: the backend closes the pooled connection 
   auto post = conn.request("POST", "/pay", {}, "hello");
   CHECK(post.status == 502);
   CHECK(count_method(backend.recorded(), "POST") == 1);
+}
+
+TEST_CASE(
+    "a backend's close in its second Connection field is heeded: the next request goes on "
+    "a new connection") {
+  scripted_backend* self = nullptr;
+  std::atomic<int> reused{0};
+  scripted_backend backend([&](raw_peer& peer, std::size_t n) {
+    if (n > 0) return serve_ok(*self, peer);
+    auto get = peer.read_head();
+    if (!get) return;
+    self->record(*get);
+    // One list, two lines (RFC 9110 5.3): "keep-alive, close". A request that still arrives
+    // here was sent on a connection the backend said it would close: it gets no answer.
+    peer.write(
+        "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\nConnection: "
+        "close\r\n\r\nok");
+    if (auto late = peer.read_head()) reused.fetch_add(1);
+  });
+  self = &backend;
+  proxy_fixture proxy(one_pool(backend.address()));
+  http_connection conn(proxy.port());
+  CHECK(conn.request("GET", "/").status == 200);
+  CHECK(conn.request("POST", "/pay", {}, "hello").status == 200);
+  CHECK(reused.load() == 0);
+  CHECK(backend.connections() == 2);
 }
 
 TEST_CASE("a GET on a pooled connection the backend closed is sent again on a new one") {

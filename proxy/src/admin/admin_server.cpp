@@ -5,6 +5,7 @@
 
 #include <boost/asio/ssl/stream.hpp>
 
+#include "http/field_scan.hpp"
 #include "listener/accept_backoff.hpp"
 #include "tally/proxy/log.hpp"
 #include "tally/tls/server_tls.hpp"
@@ -148,7 +149,7 @@ net::awaitable<void> admin_server::serve_requests(Stream& stream) {
       }
       if (parser.is_done()) {
         const auto& req = parser.get();
-        keep_alive = req.keep_alive();
+        keep_alive = field_scan::keep_alive(req.base());  // every Connection field counts
         res = co_await handler_(req);
       }
     }

@@ -6,8 +6,8 @@
 // costs a few instructions each.
 //
 // The answers are Beast's: find() gives the first field of the name, as basic_fields::find
-// does (Beast keeps same-named fields together in arrival order), and keep_alive() and
-// chunked() follow message::keep_alive() and message::chunked() rule for rule.
+// does (Beast keeps same-named fields together in arrival order); chunked() follows
+// message::chunked() rule for rule, keep_alive() reads every Connection field (see there).
 #pragma once
 
 #include <cstddef>
@@ -57,12 +57,21 @@ std::size_t count(const Fields& f, http::field id) {
   return n;
 }
 
-// message::keep_alive(): the first Connection field decides.
+// Whether the connection persists after this message (RFC 9112 9.3): not when any Connection
+// field has "close"; HTTP/1.0 only when one has "keep-alive". Every Connection field counts, as
+// the one list they are (RFC 9110 5.3) — message::keep_alive() reads only the first, so a
+// backend's close in a second field went unheeded and its connection was reused.
 template <bool isRequest, class Fields>
 bool keep_alive(const http::header<isRequest, Fields>& h) {
-  auto it = find(h, http::field::connection);
-  if (h.version() < 11) return it != h.end() && http::token_list{it->value()}.exists("keep-alive");
-  return it == h.end() || !http::token_list{it->value()}.exists("close");
+  bool close = false;
+  bool keep = false;
+  for (const auto& field : h) {
+    if (field.name() != http::field::connection) continue;
+    http::token_list tokens{field.value()};  // exists() is not const
+    close = close || tokens.exists("close");
+    keep = keep || tokens.exists("keep-alive");
+  }
+  return !close && (h.version() >= 11 || keep);
 }
 
 // message::chunked(): the last coding of the first Transfer-Encoding field is chunked.
