@@ -11,7 +11,7 @@
 #include "http/request_checks.hpp"
 #include "http/request_target.hpp"
 #include "http/upstream_exchange.hpp"
-#include "listener/proxy_shared.hpp"
+#include "http/proxy_shared.hpp"
 #include "tally/proxy/log.hpp"
 #include "tally/tls/server_tls.hpp"
 #include "tally/tls/tls_settings.hpp"
@@ -46,7 +46,7 @@ std::optional<refusal> header_refusal(header_read status) {
 
 }  // namespace
 
-downstream_session::downstream_session(worker& w, tcp_socket socket,
+downstream_session::downstream_session(worker_context& w, tcp_socket socket,
                                        std::shared_ptr<server_tls> tls)
     : worker_(w), io_(proxy_stream(std::move(socket))), tls_(std::move(tls)) {
   error_code ec;

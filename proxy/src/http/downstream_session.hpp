@@ -12,7 +12,7 @@
 #include "http/handler_storage.hpp"
 #include "http/http_io.hpp"
 #include "http/relay_buffer.hpp"
-#include "listener/worker.hpp"
+#include "http/worker_context.hpp"
 #include "tally/proxy/access_log.hpp"
 
 namespace tally::proxy {
@@ -23,7 +23,7 @@ class downstream_session : public session_base,
                            public std::enable_shared_from_this<downstream_session> {
  public:
   // `tls` set: the listener is TLS, and the handshake comes before the first request.
-  downstream_session(worker& w, tcp_socket socket, std::shared_ptr<server_tls> tls);
+  downstream_session(worker_context& w, tcp_socket socket, std::shared_ptr<server_tls> tls);
   ~downstream_session() override;
 
   static void start(std::shared_ptr<downstream_session> self);
@@ -66,7 +66,7 @@ class downstream_session : public session_base,
   std::string_view request_id() const noexcept { return {request_id_, request_id_size_}; }
   void close();
 
-  worker& worker_;
+  worker_context& worker_;
   connection_io io_;
   std::shared_ptr<server_tls> tls_;  // this connection's certificates, kept across a reload
   bool idle_ = false;                // between requests, nothing of the next one received yet

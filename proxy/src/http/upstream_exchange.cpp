@@ -15,7 +15,7 @@
 #include "http/field_scan.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/request_hash.hpp"
-#include "listener/proxy_shared.hpp"
+#include "http/proxy_shared.hpp"
 #include "tally/health/local_errors.hpp"
 #include "tally/proxy/log.hpp"
 #include "tally/tls/client_tls.hpp"

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "listener/proxy_shared.hpp"
+#include "http/proxy_shared.hpp"
 #include "listener/worker.hpp"
 
 namespace tally::proxy {

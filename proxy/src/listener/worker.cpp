@@ -12,13 +12,13 @@
 
 #include "http/downstream_session.hpp"
 #include "listener/accept_backoff.hpp"
-#include "listener/proxy_shared.hpp"
+#include "http/proxy_shared.hpp"
 
 namespace tally::proxy {
 
 using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-worker::worker(unsigned index, proxy_shared& shared) : index_(index), shared_(shared) {}
+worker::worker(unsigned index, proxy_shared& shared) : worker_context(index, shared) {}
 
 worker::~worker() {
   stop();
@@ -149,15 +149,6 @@ void worker::stop() {
 
 void worker::join() {
   if (thread_.joinable()) thread_.join();
-}
-
-const std::shared_ptr<const routing_snapshot>& worker::snapshot() {
-  auto gen = shared_.snapshots.generation();
-  if (gen != snapshot_generation_) {
-    snapshot_ = shared_.snapshots.load();
-    snapshot_generation_ = gen;
-  }
-  return snapshot_;
 }
 
 net::awaitable<void> worker::accept_loop(std::shared_ptr<listener_socket> l) {

@@ -12,30 +12,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/intrusive/list.hpp>
 
 #include "http/net_types.hpp"
-#include "http/request_id.hpp"
-#include "http/upstream_pool.hpp"
+#include "http/worker_context.hpp"
 #include "tally/proxy/proxy_server.hpp"
-#include "tally/proxy/routing_snapshot.hpp"
 
 namespace tally::proxy {
 
-struct proxy_shared;
-
-// Sessions link themselves into their worker's list so a drain can close the idle ones.
-using session_hook =
-    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
-
-class session_base : public session_hook {
- public:
-  virtual ~session_base() = default;
-  // Called on the worker's thread when the process drains: close now if idle between requests.
-  virtual void on_drain() = 0;
-};
-
-class worker {
+class worker : public worker_context {
  public:
   worker(unsigned index, proxy_shared& shared);
   ~worker();
@@ -55,17 +39,6 @@ class worker {
   void stop();         // thread-safe: stop the loop now
   void join();
 
-  unsigned index() const noexcept { return index_; }
-  boost::asio::io_context& io_context() noexcept { return ioc_; }
-  proxy_shared& shared() noexcept { return shared_; }
-  upstream_pool& upstreams() noexcept { return upstreams_; }
-  request_id_generator& request_ids() noexcept { return request_ids_; }
-
-  // The current routing snapshot; refreshed from the holder only when a reload published one.
-  const std::shared_ptr<const routing_snapshot>& snapshot();
-
-  void add_session(session_base& s) { sessions_.push_back(s); }
-
  private:
   // One configured listener on this worker. Shared with its accept loop, which outlives it by
   // one wake-up when a reload closes it.
@@ -82,19 +55,9 @@ class worker {
   boost::asio::awaitable<void> accept_loop(std::shared_ptr<listener_socket> l);
   boost::asio::awaitable<void> sweep_loop();
 
-  unsigned index_;
-  proxy_shared& shared_;
-  // Only this worker's thread touches its sockets and timers (other threads post), so the
-  // reactor can skip its locks.
-  boost::asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::vector<std::shared_ptr<listener_socket>> listeners_;  // in config order
   bool started_ = false;
   boost::asio::steady_timer sweep_timer_{ioc_};
-  upstream_pool upstreams_;
-  request_id_generator request_ids_;
-  std::shared_ptr<const routing_snapshot> snapshot_;
-  std::uint64_t snapshot_generation_ = ~std::uint64_t{0};
-  boost::intrusive::list<session_base, boost::intrusive::constant_time_size<false>> sessions_;
   std::thread thread_;
 };
 
