@@ -11,8 +11,8 @@
 #include <future>
 
 #include "http/downstream_session.hpp"
-#include "listener/accept_backoff.hpp"
 #include "http/proxy_shared.hpp"
+#include "listener/accept_backoff.hpp"
 
 namespace tally::proxy {
 
