@@ -366,6 +366,21 @@ TEST_CASE("upstream tls: verified against ca_file, with SNI; health checks speak
   CHECK(sample_value(scrape(proxy), "tally_health_checks_total", {"result=\"success\""}) >= 1);
 }
 
+TEST_CASE("upstream tls: a new connection to a backend resumes the session of the last one") {
+  tls_origin origin;
+  origin.pool.extra = "    tls: { ca_file: " + origin.cert.cert + ", sni: backend.internal }\n";
+  origin.backend.close_after_each_response();  // every request needs a new connection
+  proxy_fixture proxy(proxy_yaml({origin.pool}));
+  for (int i = 0; i < 4; ++i) {
+    auto r = http_get(proxy.port(), "/");
+    CHECK(r.status == 200);
+  }
+  CHECK(origin.backend.handshakes() == 4);
+  // The first is a full handshake; the others resume with the ticket the backend gave (a full
+  // handshake costs the backend and tally an ECDHE and a signature each).
+  CHECK(origin.backend.resumed() == 3);
+}
+
 TEST_CASE("upstream tls: an IP address is verified as an IP and sends no SNI") {
   tls_origin origin("127.0.0.1", "IP:127.0.0.1");
   auto& pool = origin.pool;

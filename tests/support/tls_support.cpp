@@ -92,6 +92,7 @@ tls_backend::tls_backend(const certificate_files& cert, const std::string& clien
                 {
                   std::lock_guard lock(mutex_);
                   names_.push_back(name);
+                  if (SSL_session_reused(stream.native_handle()) == 1) ++resumed_;
                 }
                 boost::beast::flat_buffer buffer;
                 for (;;) {
@@ -102,10 +103,11 @@ tls_backend::tls_backend(const certificate_files& cert, const std::string& clien
                   res.body() = req.target() == "/healthz"
                                    ? std::string("ok\n")
                                    : "tls-backend sni=" + (name.empty() ? "-" : name) + "\n";
-                  res.keep_alive(req.keep_alive());
+                  const bool keep = req.keep_alive() && !close_each_.load();
+                  res.keep_alive(keep);
                   res.prepare_payload();
                   auto [wec, m] = co_await http::async_write(stream, res, use_tuple);
-                  if (wec || !req.keep_alive()) co_return;
+                  if (wec || !keep) co_return;
                 }
               },
               net::detached);
@@ -123,6 +125,11 @@ tls_backend::~tls_backend() {
 std::vector<std::string> tls_backend::server_names() const {
   std::lock_guard lock(mutex_);
   return names_;
+}
+
+std::size_t tls_backend::resumed() const {
+  std::lock_guard lock(mutex_);
+  return resumed_;
 }
 
 std::size_t tls_backend::handshakes() const {

@@ -2,6 +2,7 @@
 // records the SNI it was asked for, and a TLS client whose every exchange is bounded in time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -44,6 +45,10 @@ class tls_backend {
   // The SNI of every completed handshake so far ("" for none), in order.
   std::vector<std::string> server_names() const;
   std::size_t handshakes() const;
+  // Handshakes that resumed an earlier session (a ticket) instead of a full handshake.
+  std::size_t resumed() const;
+  // From now on every response says Connection: close and the connection ends after it.
+  void close_after_each_response() { close_each_ = true; }
 
  private:
   boost::asio::io_context ioc_;
@@ -52,6 +57,8 @@ class tls_backend {
   std::uint16_t port_ = 0;
   mutable std::mutex mutex_;
   std::vector<std::string> names_;
+  std::size_t resumed_ = 0;
+  std::atomic<bool> close_each_{false};
   std::thread thread_;
 };
 

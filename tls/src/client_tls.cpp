@@ -27,6 +27,42 @@ client_tls::client_tls(const config::upstream_tls_config& cfg)
   if (cfg.client_certificate) use_certificate(context_, *cfg.client_certificate);
 }
 
+client_tls::~client_tls() {
+  for (auto& [key, session] : sessions_)
+    SSL_SESSION_free(session);
+}
+
+void client_tls::offer_session(SSL* ssl, const std::string& key) const {
+  std::lock_guard lock(sessions_mutex_);
+  auto it = sessions_.find(key);
+  // SSL_set_session takes its own reference; a session the backend no longer knows only means
+  // a full handshake.
+  if (it != sessions_.end()) SSL_set_session(ssl, it->second);
+}
+
+void client_tls::keep_session(SSL* ssl, const std::string& key) const {
+  SSL_SESSION* current = SSL_get0_session(ssl);
+  if (current == nullptr || SSL_SESSION_is_resumable(current) != 1) return;
+  // A copy: OpenSSL marks a connection's own session not resumable when the connection ends
+  // without close_notify, as backends' idle closes do (SSL_free -> ssl_clear_bad_session).
+  SSL_SESSION* session = SSL_SESSION_dup(current);
+  if (session == nullptr) return;
+  std::lock_guard lock(sessions_mutex_);
+  auto [it, added] = sessions_.try_emplace(key, session);
+  if (!added) {
+    SSL_SESSION_free(it->second);
+    it->second = session;
+  }
+}
+
+void client_tls::forget_session(const std::string& key) const {
+  std::lock_guard lock(sessions_mutex_);
+  if (auto it = sessions_.find(key); it != sessions_.end()) {
+    SSL_SESSION_free(it->second);
+    sessions_.erase(it);
+  }
+}
+
 bool client_tls::prepare(SSL* ssl, std::string_view backend_host) const {
   const std::string host(backend_host);
   boost::system::error_code not_ip;

@@ -270,9 +270,12 @@ awaitable<try_failure> upstream_exchange::start_tls(const client_tls& tls) {
     conn_.reset();
     co_return try_failure::local_resource;
   }
+  const auto key = tls_session_key();
+  tls.offer_session(stream.native_handle(), key);
   // The handshake is part of connecting: it has what is left of timeouts.connect.
   auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::client, use_worker_tuple);
   if (!ec) co_return try_failure::none;
+  tls.forget_session(key);
   std::string why = conn_->io.deadline.timed_out() ? std::string("timed out (timeouts.connect)")
                                                    : describe_tls_error(ec);
   if (const auto verify = SSL_get_verify_result(stream.native_handle()); verify != X509_V_OK)
@@ -281,6 +284,22 @@ awaitable<try_failure> upstream_exchange::start_tls(const client_tls& tls) {
   conn_.reset();
   warn_tls_failure(why);
   co_return try_failure::tls_handshake;
+}
+
+std::string upstream_exchange::tls_session_key() const {
+  const auto& address = req_.snap.cfg->pools[req_.pool_index].backends[backend_index_].address;
+  return address.host + ':' + std::to_string(address.port);
+}
+
+void upstream_exchange::keep_tls_session() {
+  // Once per connection, after its first response: by then a TLS 1.3 backend's ticket has been
+  // read, and the next new connection to this backend can resume instead of a full handshake.
+  // The connection was made with (or, reused, checked against) this snapshot's client_tls.
+  const auto& tls = req_.snap.upstream_tls[req_.pool_index];
+  auto* stream = conn_->io.socket.tls();
+  if (!tls || stream == nullptr || conn_->tls_session_kept) return;
+  conn_->tls_session_kept = true;
+  tls->keep_session(stream->native_handle(), tls_session_key());
 }
 
 void upstream_exchange::warn_tls_failure(const std::string& why) const {
@@ -391,6 +410,7 @@ awaitable<try_failure> upstream_exchange::read_response_head(std::chrono::millis
     }
     // Interim responses are not forwarded: tally answered any Expect itself.
     if (code >= 100 && code < 200 && code != 101) continue;
+    keep_tls_session();
     co_return try_failure::none;
   }
 }

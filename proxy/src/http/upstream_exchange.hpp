@@ -81,6 +81,8 @@ class upstream_exchange {
   awaitable<try_failure> connect();
   awaitable<try_failure> start_tls(const client_tls& tls);
   void warn_tls_failure(const std::string& why) const;
+  std::string tls_session_key() const;  // the backend's host:port: whom a session was verified as
+  void keep_tls_session();
   awaitable<try_failure> read_response_head(std::chrono::milliseconds wait, bool& stale);
   // Reads the first piece of the response body (into pending_), before anything is sent to
   // the client: a failure here is still a failed try, which may be retried. take_first_piece

@@ -19,8 +19,9 @@ struct upstream_connection {
   connection_io io;
   std::uint64_t backend_id;
   std::chrono::steady_clock::time_point idle_since{};
-  bool reused = false;        // served a request before: a failure may be the peer's idle close
-  const void* tls = nullptr;  // the pool's client_tls it was made with; null: plain
+  bool reused = false;            // served a request before: a failure may be the peer's idle close
+  const void* tls = nullptr;      // the pool's client_tls it was made with; null: plain
+  bool tls_session_kept = false;  // its TLS session was offered for resumption (once)
 };
 
 class upstream_pool {
