@@ -100,7 +100,12 @@ net::awaitable<probe_result> probe(net::ip::tcp::endpoint endpoint, std::string 
       r.local_error = true;
       co_return r;
     }
+    // The same session cache as the pool's requests (key: the backend's host:port), so a probe
+    // every interval costs a resumption, not a full handshake.
+    const auto session_key = tls_host + ':' + std::to_string(endpoint.port());
+    tls->offer_session(secure.native_handle(), session_key);
     if (auto [ec] = co_await secure.async_handshake(net::ssl::stream_base::client, use_tuple); ec) {
+      tls->forget_session(session_key);
       r = failed("tls handshake", ec, cfg);
       if (const auto verify = SSL_get_verify_result(secure.native_handle()); verify != X509_V_OK)
         r.reason = std::string("tls handshake: certificate verify failed: ") +
@@ -108,6 +113,8 @@ net::awaitable<probe_result> probe(net::ip::tcp::endpoint endpoint, std::string 
       co_return r;
     }
     r = co_await exchange(secure, host, cfg);
+    // After the response header: a TLS 1.3 backend's ticket has been read by then.
+    if (r.status != 0) tls->keep_session(secure.native_handle(), session_key);
   } else {
     r = co_await exchange(stream, host, cfg);
   }

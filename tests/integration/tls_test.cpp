@@ -381,6 +381,21 @@ TEST_CASE("upstream tls: a new connection to a backend resumes the session of th
   CHECK(origin.backend.resumed() == 3);
 }
 
+TEST_CASE(
+    "upstream tls: health checks resume the backend's session instead of a full handshake "
+    "each") {
+  tls_origin origin;
+  origin.pool.extra =
+      "    tls: { ca_file: " + origin.cert.cert +
+      ", sni: backend.internal }\n"
+      "    health_check: { path: /healthz, interval: 200ms, timeout: 200ms, rise: 1, fall: 1 }\n";
+  proxy_fixture proxy(proxy_yaml({origin.pool}));
+  // Every probe is a new connection, and resumes the session of the one before. (No ratio is
+  // asserted: a probe that times out on a loaded machine forgets the session, and the next one
+  // makes a full handshake.)
+  CHECK(eventually([&] { return origin.backend.resumed() >= 3; }, 10s));
+}
+
 TEST_CASE("upstream tls: an IP address is verified as an IP and sends no SNI") {
   tls_origin origin("127.0.0.1", "IP:127.0.0.1");
   auto& pool = origin.pool;
